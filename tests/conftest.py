@@ -1,0 +1,19 @@
+"""Shared pytest configuration: deterministic CPU runs and the shared reference folder."""
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Two cores here and in CI: keep torch from oversubscribing them across xdist workers.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    """The ../shared/reference folder beside the project root (CI has it too)."""
+    if not SHARED_REFERENCE.is_dir():
+        pytest.fail(f"shared reference data not found at {SHARED_REFERENCE}")
+    return SHARED_REFERENCE
