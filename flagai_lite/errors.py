@@ -59,3 +59,7 @@ class GenerationError(FlagAILiteError, ValueError):
 
 class TrainerError(FlagAILiteError):
     """The Trainer cannot start or resume."""
+
+
+class InputError(FlagAILiteError, ValueError):
+    """Arguments passed to a model call are inconsistent (missing inputs, wrong shapes)."""

@@ -1,0 +1,28 @@
+"""Reusable layers. They take explicit keyword arguments and never see a config."""
+from .activation import activation_names, get_activation
+from .attention import Attention
+from .embedding import TextEmbeddings
+from .feedforward import FeedForward, GatedFeedForward
+from .kv_cache import KVCache
+from .mask import build_attn_bias, causal_bias, padding_bias
+from .norm import LayerNorm, RMSNorm
+from .position import RelativePositionBias, default_position_ids, relative_position_bucket, roberta_position_ids
+
+__all__ = [
+    "Attention",
+    "FeedForward",
+    "GatedFeedForward",
+    "KVCache",
+    "LayerNorm",
+    "RMSNorm",
+    "RelativePositionBias",
+    "TextEmbeddings",
+    "activation_names",
+    "build_attn_bias",
+    "causal_bias",
+    "default_position_ids",
+    "get_activation",
+    "padding_bias",
+    "relative_position_bucket",
+    "roberta_position_ids",
+]

@@ -1,0 +1,75 @@
+"""A preallocated key/value cache for incremental decoding.
+
+Each layer owns one buffer pair ``[batch, kv_heads, capacity, head_dim]``. New keys and values are
+copied into the next free slots and attention reads a view of the filled prefix, so a decoding
+step never concatenates. When a step would overflow, the buffers grow by doubling.
+"""
+from typing import List, Optional, Tuple
+
+import torch
+
+Tensor = torch.Tensor
+
+
+class KVCache:
+    """Key/value buffers for every layer of a decoder (plus cross-attention keys/values).
+
+    Args:
+        num_layers: number of attention layers that write to the cache.
+        capacity: slots to reserve on first use (e.g. prompt + max_new_tokens); 0 = exact fit.
+    """
+
+    def __init__(self, num_layers: int, capacity: int = 0):
+        self.num_layers = num_layers
+        self.capacity = capacity
+        self.keys: List[Optional[Tensor]] = [None] * num_layers
+        self.values: List[Optional[Tensor]] = [None] * num_layers
+        self.lengths = [0] * num_layers
+        # Cross-attention keys/values of an encoder-decoder model, computed once per sequence.
+        self.cross: List[Optional[Tuple[Tensor, Tensor]]] = [None] * num_layers
+
+    @property
+    def seq_length(self) -> int:
+        """Number of positions already cached (those of layer 0)."""
+        return self.lengths[0]
+
+    def __len__(self) -> int:
+        return self.num_layers
+
+    def update(self, layer: int, key: Tensor, value: Tensor) -> Tuple[Tensor, Tensor]:
+        """Append ``key``/``value`` ``[B, H, L, D]`` to ``layer`` and return views of all cached positions."""
+        start = self.lengths[layer]
+        end = start + key.shape[2]
+        if self.keys[layer] is None or end > self.keys[layer].shape[2]:
+            self._grow(layer, key, value, end)
+        k_buf, v_buf = self.keys[layer], self.values[layer]
+        k_buf[:, :, start:end].copy_(key)
+        v_buf[:, :, start:end].copy_(value)
+        self.lengths[layer] = end
+        return k_buf[:, :, :end], v_buf[:, :, :end]
+
+    def _grow(self, layer: int, key: Tensor, value: Tensor, needed: int) -> None:
+        old_k, old_v = self.keys[layer], self.values[layer]
+        size = max(needed, self.capacity, 2 * old_k.shape[2] if old_k is not None else 0)
+        batch, heads, _, dim = key.shape
+        self.keys[layer] = key.new_empty(batch, heads, size, dim)
+        self.values[layer] = value.new_empty(batch, heads, size, value.shape[-1])
+        filled = self.lengths[layer]
+        if old_k is not None and filled:
+            self.keys[layer][:, :, :filled].copy_(old_k[:, :, :filled])
+            self.values[layer][:, :, :filled].copy_(old_v[:, :, :filled])
+
+    def reorder(self, index: Tensor) -> None:
+        """Select batch rows ``index`` in every buffer (beam search keeps the surviving beams)."""
+        for layer in range(self.num_layers):
+            if self.keys[layer] is not None:
+                filled = self.lengths[layer]
+                for buf in (self.keys[layer], self.values[layer]):
+                    buf[:, :, :filled] = buf[:, :, :filled].index_select(0, index.to(buf.device))
+            if self.cross[layer] is not None:
+                k, v = self.cross[layer]
+                self.cross[layer] = (k.index_select(0, index.to(k.device)), v.index_select(0, index.to(v.device)))
+
+    def crop(self, length: int) -> None:
+        """Forget every position at or after ``length``."""
+        self.lengths = [min(n, length) for n in self.lengths]
