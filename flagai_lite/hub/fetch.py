@@ -1,0 +1,369 @@
+"""One file from the hub into a model directory: resumable, in parallel ranges, verified, atomic.
+
+Bytes go to ``.cache/files/<path>.partial`` (preallocated, written with os.pwrite) while
+``<path>.partial.json`` records, per piece, how far the written bytes reach. A sha256 is computed
+in order, in a background thread, as the written prefix grows. Only after size and sha256 match is
+the file renamed to its final name, so nothing unverified is ever visible there. Callers hold the
+file's lock (see :func:`fetch_file`), which makes the partial file private to one process at a time.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from flagai_lite.errors import HubError, IntegrityError, ModelNotFoundError
+from flagai_lite.hub.cache import check_file, file_state, record_verified
+from flagai_lite.hub.fsutil import atomic_write_text, fsync_dir
+from flagai_lite.hub.layout import FileEntry, target_path
+from flagai_lite.hub.lock import FileLock
+from flagai_lite.hub.options import HubOptions
+from flagai_lite.hub.progress import Bars, FileBar
+from flagai_lite.hub.transport import Body, NotFound, TransientError, backoff_delay
+
+logger = logging.getLogger(__name__)
+
+_BUFFER = 1 << 20  # bytes per read from a response body
+_SAVE_INTERVAL = 0.5  # seconds between writes of the .partial.json progress record
+_PROGRESSING = 64 << 10  # a body that delivered this much resets the retry count
+
+
+class _Mismatch(Exception):
+    """Internal: the bytes received are not the file the manifest describes."""
+
+    def __init__(self, detail: str, actual_sha256: str | None = None) -> None:
+        super().__init__(detail)
+        self.actual_sha256 = actual_sha256
+
+
+class _RangeIgnored(Exception):
+    """Internal: the server answered a Range request with the whole object."""
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, http.client.HTTPException, TransientError]
+    for module, name in (("urllib3.exceptions", "HTTPError"), ("requests", "RequestException")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None:
+            errors.append(cls)
+    return tuple(errors)
+
+
+class Progress:
+    """How far each piece of the partial file is written, saved to ``<path>.partial.json``."""
+
+    def __init__(self, state_path: Path, entry: FileEntry, piece_size: int, frontiers: list[int] | None = None) -> None:
+        self.state_path = state_path
+        self.entry = entry
+        self.size = entry.size
+        self.piece_size = max(1, piece_size)
+        count = -(-self.size // self.piece_size)
+        self.frontiers = frontiers if frontiers is not None else [i * self.piece_size for i in range(count)]
+        self.generation = 0
+        self.cond = threading.Condition()
+        self._saved_at = time.monotonic()
+
+    @classmethod
+    def load(cls, state_path: Path, partial: Path, entry: FileEntry, piece_size: int) -> "Progress":
+        """The recorded progress when it belongs to this same file version, else a fresh start."""
+        try:
+            state = json.loads(state_path.read_text())
+            if (state["size"], state["sha256"]) == (entry.size, entry.sha256) and partial.exists():
+                progress = cls(state_path, entry, int(state["piece_size"]), [int(f) for f in state["frontiers"]])
+                if len(progress.frontiers) == -(-entry.size // progress.piece_size) and all(
+                    progress.bounds(i)[0] <= f <= progress.bounds(i)[1] for i, f in enumerate(progress.frontiers)
+                ):
+                    return progress
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return cls(state_path, entry, piece_size)
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        start = i * self.piece_size
+        return start, min(self.size, start + self.piece_size)
+
+    @property
+    def written(self) -> int:
+        return sum(f - self.bounds(i)[0] for i, f in enumerate(self.frontiers))
+
+    def pending(self) -> list[int]:
+        return [i for i, f in enumerate(self.frontiers) if f < self.bounds(i)[1]]
+
+    def contiguous(self) -> int:
+        """End of the written prefix: every byte before it is on disk."""
+        for i, f in enumerate(self.frontiers):
+            if f < self.bounds(i)[1]:
+                return f
+        return self.size
+
+    def advance(self, i: int, pos: int) -> None:
+        with self.cond:
+            self.frontiers[i] = pos
+            self.cond.notify_all()
+            if time.monotonic() - self._saved_at > _SAVE_INTERVAL:
+                self.save()
+
+    def restart_single(self) -> None:
+        """Forget all bytes: one piece from byte 0 (for servers that ignore Range)."""
+        with self.cond:
+            self.piece_size = max(1, self.size)
+            self.frontiers = [0] if self.size else []
+            self.generation += 1
+            self.cond.notify_all()
+            self.save()
+
+    def save(self) -> None:
+        with self.cond:
+            state = {"size": self.size, "sha256": self.entry.sha256, "piece_size": self.piece_size,
+                     "frontiers": list(self.frontiers)}
+            atomic_write_text(self.state_path, json.dumps(state), durable=False)
+            self._saved_at = time.monotonic()
+
+
+class _Hasher(threading.Thread):
+    """sha256 of the partial file, read back in order as its written prefix grows."""
+
+    def __init__(self, fd: int, progress: Progress) -> None:
+        super().__init__(name="hub-sha256", daemon=True)
+        self.fd, self.progress = fd, progress
+        self.digest: str | None = None
+        self.stopped = False
+
+    def run(self) -> None:
+        progress, generation, pos, sha = self.progress, None, 0, hashlib.sha256()
+        while True:
+            with progress.cond:
+                while True:
+                    if progress.generation != generation:
+                        generation, pos, sha = progress.generation, 0, hashlib.sha256()
+                    upto = progress.contiguous()
+                    if self.stopped:
+                        return
+                    if pos >= progress.size:
+                        self.digest = sha.hexdigest()
+                        return
+                    if upto > pos:
+                        break
+                    progress.cond.wait(0.2)
+            while pos < upto:
+                block = os.pread(self.fd, min(4 << 20, upto - pos), pos)
+                if not block:
+                    break
+                sha.update(block)
+                pos += len(block)
+
+    def finish(self, timeout: float | None = None) -> str | None:
+        self.join(timeout)
+        return self.digest
+
+    def stop(self) -> None:
+        self.stopped = True
+        with self.progress.cond:
+            self.progress.cond.notify_all()
+
+
+class FileDownload:
+    """Downloads one manifest entry into its partial file; :meth:`run` returns the sha256."""
+
+    def __init__(self, transport, key: str, entry: FileEntry, model_dir: Path, options: HubOptions, bars: Bars) -> None:
+        self.transport, self.key, self.entry, self.options = transport, key, entry, options
+        self.partial = file_state(model_dir, entry.path, ".partial")
+        self.state_path = file_state(model_dir, entry.path, ".partial.json")
+        self.bars = bars
+        self.stop = threading.Event()
+        self.errors = _read_errors()
+
+    def discard(self) -> None:
+        """Drop the partial data and its record."""
+        self.partial.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+    def run(self) -> str | None:
+        """Fetch the missing bytes; return the sha256 of the whole partial file (None without hashing).
+
+        Raises:
+            _Mismatch: the server's size or the sha256 differ from the manifest.
+            HubError / ModelNotFoundError: retries exhausted, file gone from the hub.
+        """
+        entry = self.entry
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        progress = Progress.load(self.state_path, self.partial, entry, self.options.chunk_size)
+        if progress.written:
+            logger.info("resuming %s at %d of %d bytes", entry.path, progress.written, entry.size)
+        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
+        hasher = _Hasher(fd, progress) if entry.sha256 else None
+        bar = self.bars.file(entry.path, entry.size, progress.written)
+        try:
+            if os.fstat(fd).st_size != entry.size:
+                os.ftruncate(fd, entry.size)  # preallocate: pieces are written in place with pwrite
+            if hasher:
+                hasher.start()
+            try:
+                self._run_pieces(fd, progress, bar)
+            except _RangeIgnored:
+                logger.info("%s ignores Range requests; downloading %s in one stream", self.transport.endpoint, entry.path)
+                bar.update(-progress.written)
+                progress.restart_single()
+                self._run_pieces(fd, progress, bar)
+            digest = hasher.finish() if hasher else None
+            os.fsync(fd)
+            return digest
+        finally:
+            if hasher:
+                hasher.stop()
+            bar.close()
+            if progress.pending():
+                progress.save()
+            os.close(fd)
+
+    def _run_pieces(self, fd: int, progress: Progress, bar: FileBar) -> None:
+        self.stop.clear()
+        pending = progress.pending()
+        if not pending:
+            return
+        first = pending[0]
+        body = self._open(progress, first, progress.frontiers[first])
+        if len(pending) == 1:
+            self._piece(fd, progress, first, bar, body)
+            return
+        workers = min(self.options.max_workers, len(pending))
+        with ThreadPoolExecutor(workers, thread_name_prefix="hub-piece") as pool:
+            futures = [pool.submit(self._piece, fd, progress, first, bar, body)]
+            futures += [pool.submit(self._piece, fd, progress, i, bar, None) for i in pending[1:]]
+            error = None
+            for future in futures:
+                try:
+                    future.result()
+                except BaseException as exc:  # stop the other pieces, keep the first error
+                    self.stop.set()
+                    error = error or exc
+            if error is not None:
+                raise error
+
+    def _open(self, progress: Progress, i: int, pos: int) -> Body:
+        start, end = progress.bounds(i)
+        whole = pos == 0 and end == progress.size
+        try:
+            body = self.transport.open(self.key, 0, None) if whole else self.transport.open(self.key, pos, end)
+        except NotFound:
+            raise ModelNotFoundError(f"{self.entry.path} is listed in the manifest but missing on the hub "
+                                     f"({self.transport.url(self.key)})") from None
+        if body.total is not None and body.total != progress.size:
+            body.close()
+            raise _Mismatch(f"the hub serves {body.total} bytes, the manifest says {progress.size}")
+        if body.start != pos and not (body.start == 0 and len(progress.frontiers) == 1):
+            body.close()
+            raise _RangeIgnored()
+        return body
+
+    def _piece(self, fd: int, progress: Progress, i: int, bar: FileBar, body: Body | None) -> None:
+        start, end = progress.bounds(i)
+        pos = progress.frontiers[i]
+        view = memoryview(bytearray(max(1, min(_BUFFER, end - start))))
+        failures, delivered, last_error = 0, 0, ""
+        try:
+            while pos < end and not self.stop.is_set():
+                if body is None:
+                    try:
+                        body = self._open(progress, i, pos)
+                    except TransientError as exc:
+                        failures, last_error = self._failed(failures, exc, pos)
+                        continue
+                    delivered = 0
+                if body.start != pos:  # a whole-object answer to a resumed single stream: restart at 0
+                    logger.info("%s: server ignored Range; restarting %s from byte 0", self.key, self.entry.path)
+                    bar.update(-pos)
+                    progress.restart_single()
+                    pos = 0
+                try:
+                    n = body.readinto(view[: min(len(view), end - pos)])
+                    if n == 0:
+                        raise TransientError(f"connection closed at byte {pos} of {end}")
+                except self.errors as exc:
+                    body.close()
+                    body = None
+                    failures = 0 if delivered >= _PROGRESSING else failures
+                    failures, last_error = self._failed(failures, exc, pos)
+                    continue
+                written = 0
+                while written < n:
+                    written += os.pwrite(fd, view[written:n], pos + written)
+                pos += n
+                delivered += n
+                progress.advance(i, pos)
+                bar.update(n)
+        finally:
+            if body is not None:
+                body.close()
+
+    def _failed(self, failures: int, exc: BaseException, pos: int) -> tuple[int, str]:
+        last = f"{type(exc).__name__}: {exc}"
+        if failures >= self.options.retries:
+            raise HubError(f"downloading {self.transport.url(self.key)} failed after {failures + 1} attempts "
+                           f"at byte {pos} ({last}); run again to resume")
+        delay = backoff_delay(self.options, failures)
+        logger.info("%s interrupted at byte %d (%s); resuming in %.1fs", self.entry.path, pos, last, delay)
+        time.sleep(delay)
+        return failures + 1, last
+
+
+def fetch_file(transport, key: str, entry: FileEntry, model_dir: Path, options: HubOptions, bars: Bars) -> bool:
+    """Make ``model_dir/entry.path`` the verified file ``entry`` describes, fetching it at most once.
+
+    Takes the file's inter-process lock, re-checks (another process may have fetched it meanwhile),
+    downloads, verifies size and sha256, records the verification, then renames atomically. A file
+    that fails verification is fetched once more from scratch. Returns True when bytes were fetched.
+
+    Raises:
+        IntegrityError: still wrong after the second attempt (names expected and actual sha256).
+        HubError, ModelNotFoundError, UnsafePathError.
+    """
+    target = target_path(model_dir, entry.path)
+    job = FileDownload(transport, key, entry, model_dir, options, bars)
+    lock = FileLock(file_state(model_dir, entry.path, ".lock"), timeout=options.wait_timeout,
+                    what=f"the download of {entry.path}", activity=lambda: _mtime(job.partial))
+    with lock:
+        if target.exists() and check_file(model_dir, entry) is None:
+            return False
+        for attempt in (1, 2):
+            try:
+                digest = job.run()
+                _check_digest(job.partial, entry, digest)
+                break
+            except _Mismatch as exc:
+                job.discard()
+                if attempt == 2:
+                    raise IntegrityError(
+                        f"{entry.path} from {transport.url(key)} failed verification twice: {exc}. "
+                        f"Expected sha256 {entry.sha256}, got {exc.actual_sha256 or 'n/a'}, expected size "
+                        f"{entry.size}. The hub copy or its manifest is corrupt; nothing was kept."
+                    ) from None
+                logger.warning("%s failed verification (%s); fetching it again", entry.path, exc)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        record_verified(model_dir, entry, job.partial)
+        os.replace(job.partial, target)
+        job.state_path.unlink(missing_ok=True)
+        fsync_dir(target.parent)
+    return True
+
+
+def _check_digest(partial: Path, entry: FileEntry, digest: str | None) -> None:
+    size = partial.stat().st_size
+    if size != entry.size:
+        raise _Mismatch(f"size {size} != expected {entry.size}")
+    if entry.sha256 and digest != entry.sha256:
+        raise _Mismatch(f"sha256 {digest} != expected {entry.sha256}", digest)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
