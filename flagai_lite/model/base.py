@@ -10,7 +10,7 @@ from torch import nn
 from ..checkpoint import KeyMap, LoadedState, convert_state_dict, load_model_state, save_model_state
 from ..errors import InputError
 from .config import ModelConfig, read_json_config
-from .loading import LoadReport, fill_from_tensors, resolve_dtype
+from .loading import LoadReport, fill_from_tensors, resolve_dtype, skip_init
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class BaseModel(nn.Module):
     @classmethod
     def from_state(cls: Type[M], config: ModelConfig, state: LoadedState, *, native: bool, torch_dtype: Any = None) -> M:
         """Build on the meta device and assign ``state``'s tensors (no copy unless a dtype is asked)."""
-        with torch.device("meta"):
+        with torch.device("meta"), skip_init():
             model = cls(config)
         where = str(Path(state.files[0]).parent) if state.files else "the checkpoint"
         ignored = []

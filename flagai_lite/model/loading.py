@@ -1,4 +1,5 @@
 """Fill a model built on the meta device from checkpoint tensors, checking every key and shape."""
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
@@ -38,6 +39,29 @@ class LoadReport:
     def missing(self) -> List[str]:
         """Alias of ``initialized`` (the keys missing from the checkpoint)."""
         return self.initialized
+
+
+_INIT_FUNCTIONS = (
+    "normal_", "uniform_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+    "xavier_normal_", "zeros_", "ones_", "constant_",
+)
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Make ``torch.nn.init`` functions no-ops while a model is built on the meta device.
+
+    Random init of meta tensors is wasted work, and ``normal_`` on meta pulls in torch's Python
+    decompositions (~800 modules, ~70 MB of RSS) for nothing.
+    """
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
+    try:
+        for name in _INIT_FUNCTIONS:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
 
 
 def resolve_dtype(torch_dtype) -> Optional[torch.dtype]:

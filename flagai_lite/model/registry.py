@@ -1,0 +1,62 @@
+"""Which model class serves which config.json ``model_type`` (imports are lazy)."""
+import importlib
+import os
+from pathlib import Path
+from typing import Dict, Type
+
+from ..errors import ConfigError
+from .config import read_json_config
+
+# model_type -> "module:Class"
+_MODEL_TYPES: Dict[str, str] = {
+    "bert": "flagai_lite.model.bert:BertModel",
+    "roberta": "flagai_lite.model.bert:BertModel",
+    "gpt2": "flagai_lite.model.gpt2:GPT2Model",
+    "t5": "flagai_lite.model.t5:T5Model",
+    "mt5": "flagai_lite.model.t5:T5Model",
+    "glm": "flagai_lite.model.glm:GLMModel",
+}
+
+
+def register_model_type(model_type: str, target: str) -> None:
+    """Map ``model_type`` to ``"module:Class"``; refuses to overwrite an existing entry."""
+    if model_type in _MODEL_TYPES:
+        raise ConfigError(f"model_type {model_type!r} is already registered to {_MODEL_TYPES[model_type]}")
+    _MODEL_TYPES[model_type] = target
+
+
+def model_types() -> list:
+    """Every registered model_type."""
+    return sorted(_MODEL_TYPES)
+
+
+def model_class_for_type(model_type: str, *, source: str = "config.json") -> Type:
+    """The class serving ``model_type``; ConfigError listing the known types otherwise."""
+    target = _MODEL_TYPES.get(model_type)
+    if target is None:
+        raise ConfigError(
+            f"{source}: unknown model_type {model_type!r}; flagai_lite supports {', '.join(model_types())}"
+        )
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def guess_model_type(config: Dict) -> str:
+    """``model_type`` of a config.json; FlagAI's own configs lack it, so it is read off their field names."""
+    if "model_type" in config:
+        return config["model_type"]
+    for field, model_type in (("max_sequence_length", "glm"), ("n_layer", "gpt2"), ("d_model", "t5"),
+                              ("num_hidden_layers", "bert")):
+        if field in config:
+            return model_type
+    raise ConfigError("config.json has no 'model_type' and its fields match no known family; add \"model_type\"")
+
+
+def model_class_for_dir(model_dir: "os.PathLike[str] | str") -> Type:
+    """The model class for a model directory, from its config.json."""
+    path = Path(model_dir) / "config.json"
+    try:
+        model_type = guess_model_type(read_json_config(path))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return model_class_for_type(model_type, source=str(path))
