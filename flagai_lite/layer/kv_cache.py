@@ -60,15 +60,16 @@ class KVCache:
             self.values[layer][:, :, :filled].copy_(old_v[:, :, :filled])
 
     def reorder(self, index: Tensor) -> None:
-        """Select batch rows ``index`` in every buffer (beam search keeps the surviving beams)."""
+        """Select batch rows ``index`` of the self-attention buffers (beam search keeps the surviving beams).
+
+        Cross-attention entries are left alone: beam search only moves rows within one batch item,
+        whose encoder states are identical.
+        """
         for layer in range(self.num_layers):
             if self.keys[layer] is not None:
                 filled = self.lengths[layer]
                 for buf in (self.keys[layer], self.values[layer]):
                     buf[:, :, :filled] = buf[:, :, :filled].index_select(0, index.to(buf.device))
-            if self.cross[layer] is not None:
-                k, v = self.cross[layer]
-                self.cross[layer] = (k.index_select(0, index.to(k.device)), v.index_select(0, index.to(v.device)))
 
     def crop(self, length: int) -> None:
         """Forget every position at or after ``length``."""

@@ -9,6 +9,7 @@ from torch import nn
 from ..block import GPT2Block
 from ..checkpoint import IGNORE, Target
 from ..errors import ConfigError, InputError
+from ..generation.mixins import CausalLMGenerationMixin
 from ..layer import KVCache, TextEmbeddings, build_attn_bias, default_position_ids, get_activation
 from .base import BaseModel
 from .config import ModelConfig
@@ -69,7 +70,7 @@ GPT2Config.presets = {
 }
 
 
-class GPT2Model(BaseModel):
+class GPT2Model(BaseModel, CausalLMGenerationMixin):
     """GPT-2 decoder with a language-model head tied to the token embeddings.
 
     ``forward`` returns ``logits`` ``[B, L, V]``, ``hidden_states`` (after the final norm),

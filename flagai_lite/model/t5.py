@@ -9,6 +9,7 @@ from torch import nn
 from ..block import T5DecoderBlock, T5EncoderBlock
 from ..checkpoint import Target
 from ..errors import ConfigError, InputError
+from ..generation.mixins import Seq2SeqGenerationMixin
 from ..layer import KVCache, RMSNorm, RelativePositionBias, build_attn_bias, causal_bias, get_activation
 from .base import BaseModel
 from .config import ModelConfig
@@ -118,7 +119,7 @@ class T5Stack(nn.Module):
         self.dropout = nn.Dropout(config.dropout_rate)
 
 
-class T5Model(BaseModel):
+class T5Model(BaseModel, Seq2SeqGenerationMixin):
     """T5 encoder-decoder with its language-model head.
 
     ``forward`` returns ``logits`` ``[B, Ldec, V]``, ``hidden_states`` (decoder, after the final
@@ -223,14 +224,23 @@ class T5Model(BaseModel):
             decoder_input_ids=decoder_input_ids, encoder_hidden_states=encoder_hidden_states,
             attention_mask=attention_mask, decoder_attention_mask=decoder_attention_mask, cache=cache,
         )
-        scaled = hidden * self.config.d_model ** -0.5 if self.config.scale_decoder_outputs else hidden
-        logits = self.lm_head(scaled)  # (B, L, V)
+        logits = self.lm_logits(hidden)  # (B, L, V)
         out = {"logits": logits, "hidden_states": hidden, "encoder_hidden_states": encoder_hidden_states}
         if cache is not None:
             out["past_key_values"] = cache
         if labels is not None:
             out["loss"] = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
         return out
+
+    @property
+    def num_cache_layers(self) -> int:
+        return len(self.decoder.layers)
+
+    def lm_logits(self, hidden: Tensor) -> Tensor:
+        """Vocabulary logits of decoder states (scaled by d_model ** -0.5 first when the config says so)."""
+        if self.config.scale_decoder_outputs:
+            hidden = hidden * self.config.d_model ** -0.5
+        return self.lm_head(hidden)
 
     def shift_right(self, labels: Tensor) -> Tensor:
         """Decoder inputs for ``labels``: start token first, labels shifted right, -100 -> pad."""
