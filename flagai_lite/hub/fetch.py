@@ -169,6 +169,35 @@ class _Hasher(threading.Thread):
             self.progress.cond.notify_all()
 
 
+class _Flusher(threading.Thread):
+    """Writes received bytes to disk while the download runs, so that the final fsync is short."""
+
+    def __init__(self, fd: int, progress: Progress, every: int = 64 << 20) -> None:
+        super().__init__(name="hub-flush", daemon=True)
+        self.fd, self.progress, self.every = fd, progress, every
+        self.stopped = False
+
+    def run(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)
+        flushed = 0
+        while True:
+            with self.progress.cond:
+                while not self.stopped and self.progress.written - flushed < self.every:
+                    flushed = min(flushed, self.progress.written)  # after a restart from byte 0
+                    self.progress.cond.wait(0.5)
+                if self.stopped:
+                    return
+                target = self.progress.written
+            sync(self.fd)
+            flushed = target
+
+    def stop(self) -> None:
+        self.stopped = True
+        with self.progress.cond:
+            self.progress.cond.notify_all()
+        self.join()
+
+
 class FileDownload:
     """Downloads one manifest entry into its partial file; :meth:`run` returns the sha256."""
 
@@ -199,12 +228,14 @@ class FileDownload:
             logger.info("resuming %s at %d of %d bytes", entry.path, progress.written, entry.size)
         fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
         hasher = _Hasher(fd, progress) if entry.sha256 else None
+        flusher = _Flusher(fd, progress)
         bar = self.bars.file(entry.path, entry.size, progress.written)
         try:
             if os.fstat(fd).st_size != entry.size:
                 os.ftruncate(fd, entry.size)  # preallocate: pieces are written in place with pwrite
             if hasher:
                 hasher.start()
+            flusher.start()
             try:
                 self._run_pieces(fd, progress, bar)
             except _RangeIgnored:
@@ -213,11 +244,14 @@ class FileDownload:
                 progress.restart_single()
                 self._run_pieces(fd, progress, bar)
             digest = hasher.finish() if hasher else None
+            flusher.stop()
             os.fsync(fd)
             return digest
         finally:
             if hasher:
                 hasher.stop()
+            if flusher.is_alive():
+                flusher.stop()
             bar.close()
             if progress.pending():
                 progress.save()
@@ -267,17 +301,17 @@ class FileDownload:
         start, end = progress.bounds(i)
         pos = progress.frontiers[i]
         view = memoryview(bytearray(max(1, min(_BUFFER, end - start))))
-        failures, delivered, last_error = 0, 0, ""
+        failures, delivered = 0, 0
         try:
             while pos < end and not self.stop.is_set():
                 if body is None:
                     try:
                         body = self._open(progress, i, pos)
                     except TransientError as exc:
-                        failures, last_error = self._failed(failures, exc, pos)
+                        failures, _ = self._failed(failures, exc, pos)
                         continue
                     delivered = 0
-                if body.start != pos:  # a whole-object answer to a resumed single stream: restart at 0
+                if delivered == 0 and body.start != pos:  # whole object in answer to a resumed stream
                     logger.info("%s: server ignored Range; restarting %s from byte 0", self.key, self.entry.path)
                     bar.update(-pos)
                     progress.restart_single()
@@ -290,7 +324,7 @@ class FileDownload:
                     body.close()
                     body = None
                     failures = 0 if delivered >= _PROGRESSING else failures
-                    failures, last_error = self._failed(failures, exc, pos)
+                    failures, _ = self._failed(failures, exc, pos)
                     continue
                 written = 0
                 while written < n:
