@@ -94,8 +94,9 @@ class RustEngine:
             encodings = [self._tok.encode(first, second, add_special_tokens=add_special_tokens)]
         elif offsets:
             encodings = self._tok.encode_batch(inputs, add_special_tokens=add_special_tokens)
-        else:  # skips offset tracking in Rust
-            encodings = self._tok.encode_batch_fast(inputs, add_special_tokens=add_special_tokens)
+        else:  # encode_batch_fast (tokenizers >= 0.20) skips offset tracking in Rust
+            encode = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)
+            encodings = encode(inputs, add_special_tokens=add_special_tokens)
         return EncodedBatch(
             [e.ids for e in encodings],
             [e.type_ids for e in encodings],

@@ -107,7 +107,14 @@ class SentencePieceEngine:
                 segments.append(text)
                 plans.append(None)
         if with_offsets:
-            encoded = self._sp.encode(segments, return_type="offset_mapping")
+            try:
+                encoded = self._sp.encode(segments, return_type="offset_mapping")
+            except (TypeError, ValueError) as err:  # the API arrived in sentencepiece 0.2.x
+                import sentencepiece
+
+                raise TokenizerError("character offsets need sentencepiece's offset_mapping "
+                                     f"(sentencepiece>=0.2.3; found {sentencepiece.__version__})"
+                                     ) from err
             seg_ids = [e["ids"] for e in encoded]
             seg_offsets = [_char_spans(e["offsets"], e["ids"], seg, self._space_id)
                            for e, seg in zip(encoded, segments)]

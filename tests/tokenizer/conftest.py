@@ -66,7 +66,7 @@ def chinese_bert_dir(corpus, tmp_path_factory) -> Path:
     return directory
 
 
-def _training_text(corpus: List[str]) -> List[str]:
+def training_text(corpus: List[str]) -> List[str]:
     # The corpus plus a few plain paragraphs so common words get merged.
     prose = [
         "Tokenizers split text into pieces that a model has seen during training.",
@@ -78,20 +78,24 @@ def _training_text(corpus: List[str]) -> List[str]:
     return corpus + prose * 20
 
 
-@pytest.fixture(scope="session")
-def gpt2_dir(corpus, tmp_path_factory) -> Path:
-    """A byte-level BPE trained here with `tokenizers`, saved as vocab.json + merges.txt."""
+def train_byte_level_bpe(corpus: List[str], directory: Path, vocab_size: int = 1200) -> Path:
+    """Train a GPT-2 style byte-level BPE with `tokenizers`; save vocab.json + merges.txt."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    directory = tmp_path_factory.mktemp("gpt2")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=1200, special_tokens=["<|endoftext|>"],
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
-    tokenizer.train_from_iterator(_training_text(corpus), trainer)
+    tokenizer.train_from_iterator(training_text(corpus), trainer)
     tokenizer.model.save(str(directory))
     return directory
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(corpus, tmp_path_factory) -> Path:
+    """A byte-level BPE trained here, saved as vocab.json + merges.txt."""
+    return train_byte_level_bpe(corpus, tmp_path_factory.mktemp("gpt2"))
 
 
 def train_sentencepiece(corpus: List[str], vocab_size: int = 700) -> bytes:
@@ -100,7 +104,7 @@ def train_sentencepiece(corpus: List[str], vocab_size: int = 700) -> bytes:
 
     buffer = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(_training_text(corpus)), model_writer=buffer, vocab_size=vocab_size,
+        sentence_iterator=iter(training_text(corpus)), model_writer=buffer, vocab_size=vocab_size,
         model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=0.995,
         hard_vocab_limit=False, minloglevel=2,
     )
@@ -157,8 +161,7 @@ def _varint(data: bytes, pos: int):
         shift += 7
 
 
-@pytest.fixture(scope="session")
-def hf_t5(spiece_model):
+def transformers_t5(spiece_model: bytes):
     """transformers' T5 tokenizer over the same model, built as T5Tokenizer.from_pretrained builds
     it from spiece.model (its T5Converter.convert_from_spm: pieces and scores, then the sentinels
     in reverse order, plus the model's normalizer charsmap). Built directly because that loader
@@ -172,6 +175,11 @@ def hf_t5(spiece_model):
     vocab += [(token, 0.0) for token in sentinels]
     return T5TokenizerFast(vocab=vocab, _spm_precompiled_charsmap=precompiled_charsmap(spiece_model),
                            extra_ids=100, additional_special_tokens=sentinels)
+
+
+@pytest.fixture(scope="session")
+def hf_t5(spiece_model):
+    return transformers_t5(spiece_model)
 
 
 @pytest.fixture(scope="session")
