@@ -7,6 +7,7 @@ from .kv_cache import KVCache
 from .mask import build_attn_bias, causal_bias, padding_bias
 from .norm import LayerNorm, RMSNorm
 from .position import RelativePositionBias, default_position_ids, relative_position_bucket, roberta_position_ids
+from .rotary import RotaryEmbedding, apply_rotary, rope_frequencies
 
 __all__ = [
     "Attention",
@@ -16,8 +17,10 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "RelativePositionBias",
+    "RotaryEmbedding",
     "TextEmbeddings",
     "activation_names",
+    "apply_rotary",
     "build_attn_bias",
     "causal_bias",
     "default_position_ids",
@@ -25,4 +28,5 @@ __all__ = [
     "padding_bias",
     "relative_position_bucket",
     "roberta_position_ids",
+    "rope_frequencies",
 ]
