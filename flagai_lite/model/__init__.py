@@ -13,6 +13,8 @@ _LAZY = {
     "T5Config": "flagai_lite.model.t5",
     "GLMModel": "flagai_lite.model.glm",
     "GLMConfig": "flagai_lite.model.glm",
+    "LlamaModel": "flagai_lite.model.llama",
+    "LlamaConfig": "flagai_lite.model.llama",
 }
 
 __all__ = list(_LAZY)

@@ -14,8 +14,18 @@ _MODEL_TYPES: Dict[str, str] = {
     "gpt2": "flagai_lite.model.gpt2:GPT2Model",
     "t5": "flagai_lite.model.t5:T5Model",
     "mt5": "flagai_lite.model.t5:T5Model",
-    "glm": "flagai_lite.model.glm:GLMModel",
+    # FlagAI's GLM-1 (its configs carry no model_type; ours are told apart by their fields, see below).
+    "glm1": "flagai_lite.model.glm:GLMModel",
+    # LLaMA family (Hugging Face layouts); "glm" is transformers' GLM-4 (GlmForCausalLM).
+    "llama": "flagai_lite.model.llama:LlamaModel",
+    "aquila": "flagai_lite.model.llama:LlamaModel",
+    "qwen2": "flagai_lite.model.llama:LlamaModel",
+    "mistral": "flagai_lite.model.llama:LlamaModel",
+    "glm": "flagai_lite.model.llama:LlamaModel",
 }
+
+# Fields only FlagAI's GLM-1 config.json has; a "glm" config with them is GLM-1, not GLM-4.
+_GLM1_FIELDS = ("max_sequence_length", "block_position_encoding")
 
 
 def register_model_type(model_type: str, target: str) -> None:
@@ -42,13 +52,19 @@ def model_class_for_type(model_type: str, *, source: str = "config.json") -> Typ
 
 
 def guess_model_type(config: Dict) -> str:
-    """``model_type`` of a config.json; FlagAI's own configs lack it, so it is read off their field names."""
-    if "model_type" in config:
-        return config["model_type"]
-    for field, model_type in (("max_sequence_length", "glm"), ("n_layer", "gpt2"), ("d_model", "t5"),
-                              ("num_hidden_layers", "bert")):
+    """``model_type`` of a config.json; FlagAI's own configs lack it, so it is read off their field names.
+
+    "glm" is transformers' GLM-4 unless the config has GLM-1 fields (FlagAI's GLM-1 files have no
+    model_type; GLM-1 saves of this library before the "glm1" type wrote "glm").
+    """
+    model_type = config.get("model_type")
+    if model_type in (None, "glm") and any(field in config for field in _GLM1_FIELDS):
+        return "glm1"
+    if model_type is not None:
+        return model_type
+    for field, guess in (("n_layer", "gpt2"), ("d_model", "t5"), ("num_hidden_layers", "bert")):
         if field in config:
-            return model_type
+            return guess
     raise ConfigError("config.json has no 'model_type' and its fields match no known family; add \"model_type\"")
 
 
