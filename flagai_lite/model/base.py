@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import KeyMap, LoadedState, convert_state_dict, load_model_state, save_model_state
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from .config import ModelConfig, read_json_config
 from .loading import LoadReport, fill_from_tensors, resolve_dtype, skip_init
 
@@ -37,6 +37,8 @@ class BaseModel(nn.Module):
         self.config = config
         self.tied_weights: Dict[str, str] = {}
         self.load_report: Optional[LoadReport] = None
+        # Module name -> device when loaded with a device_map (like Hugging Face's ``hf_device_map``).
+        self.device_map: Optional[Dict[str, Union[int, str]]] = None
 
     # ------------------------------------------------------------------------ construction
     @classmethod
@@ -60,6 +62,8 @@ class BaseModel(nn.Module):
         *,
         device: Union[str, torch.device] = "cpu",
         torch_dtype: Any = None,
+        device_map: Any = None,
+        max_memory: Optional[Dict[Union[int, str], Union[int, str]]] = None,
         hub_options: Optional[Dict[str, Any]] = None,
         **config_overrides: Any,
     ) -> M:
@@ -71,8 +75,13 @@ class BaseModel(nn.Module):
         Args:
             download_path: parent directory of the model directory (FlagAI's ``download_path``).
             model_name: model directory / hub name; None to load ``download_path`` itself.
-            device: where the model ends up.
+            device: where the model ends up (each tensor goes there as it is loaded).
             torch_dtype: None or "auto" keep the checkpoint's dtype; a dtype converts tensor by tensor.
+            device_map: spread whole blocks over devices instead of ``device``: "auto" / "balanced"
+                (even over GPUs, then CPU), "sequential" (fill GPU 0 first), or a dict of module name ->
+                device (``{"embeddings": 0, "layers": 0, "layers.7": "cpu", "": "cpu"}``). The
+                placement is kept in ``model.device_map``; see :mod:`flagai_lite.model.device_map`.
+            max_memory: weight budget per device for the strategies, e.g. ``{0: "10GiB", "cpu": "30GiB"}``.
             hub_options: keyword arguments for :func:`flagai_lite.hub.download` (endpoint, offline, ...).
             **config_overrides: config fields that win over config.json (e.g. dropout rates).
 
@@ -80,16 +89,22 @@ class BaseModel(nn.Module):
             The model in eval mode, with ``model.load_report`` describing the load.
 
         Raises:
-            ConfigError: config.json is missing, malformed or of another family.
+            ConfigError: config.json is missing, malformed or of another family; a bad device_map
+                or max_memory (unknown or unplaced modules, weights that do not fit).
             CheckpointError: weights are missing, unexpected, mis-shaped, corrupt or unsafe.
         """
+        if device_map is not None and str(device) != "cpu":
+            raise ConfigError(f"pass either device ({device!r}) or device_map, not both")
         model_dir = resolve_model_dir(download_path, model_name, **(hub_options or {}))
         raw = read_json_config(model_dir / "config.json")
         native = "flagai_lite_version" in raw
         config_data = raw if native else cls.config_from_foreign(raw)
         config = cls.config_class.from_dict(config_data, source=str(model_dir / "config.json"), **config_overrides)
-        model = cls.from_state(config, load_model_state(model_dir), native=native, torch_dtype=torch_dtype)
-        return model.to(device).eval()
+        model = cls.from_state(
+            config, load_model_state(model_dir), native=native, torch_dtype=torch_dtype,
+            device=None if device_map is not None else device, device_map=device_map, max_memory=max_memory,
+        )
+        return (model if device_map is not None else model.to(device)).eval()
 
     @classmethod
     def config_from_foreign(cls, raw: Dict[str, Any]) -> Dict[str, Any]:
@@ -97,8 +112,22 @@ class BaseModel(nn.Module):
         return raw
 
     @classmethod
-    def from_state(cls: Type[M], config: ModelConfig, state: LoadedState, *, native: bool, torch_dtype: Any = None) -> M:
-        """Build on the meta device and assign ``state``'s tensors (no copy unless a dtype is asked)."""
+    def from_state(
+        cls: Type[M],
+        config: ModelConfig,
+        state: LoadedState,
+        *,
+        native: bool,
+        torch_dtype: Any = None,
+        device: Union[str, torch.device, None] = None,
+        device_map: Any = None,
+        max_memory: Optional[Dict[Union[int, str], Union[int, str]]] = None,
+    ) -> M:
+        """Build on the meta device and assign ``state``'s tensors (no copy unless a dtype or device is asked).
+
+        Each tensor is converted to ``torch_dtype`` and moved to its device (``device``, or its
+        block's under ``device_map``) on its own, so no full-size intermediate copy is ever made.
+        """
         with torch.device("meta"), skip_init():
             model = cls(config)
         where = str(Path(state.files[0]).parent) if state.files else "the checkpoint"
@@ -108,6 +137,16 @@ class BaseModel(nn.Module):
             tensors, ignored = convert_state_dict(
                 tensors, cls.key_map, file_of=state.file_of, prefixes=cls.checkpoint_prefixes, family=config.family
             )
+        dtype = resolve_dtype(torch_dtype)
+        placement = None
+        if device_map is not None:
+            from .device_map import device_for_key, resolve_device_map
+
+            weights_dtype = dtype or next((t.dtype for t in tensors.values() if t.is_floating_point()), None)
+            placement = resolve_device_map(model, device_map, max_memory=max_memory, dtype=weights_dtype)
+            device_of = device_for_key(placement)
+        else:
+            device_of = None if device is None else (lambda key, _d=torch.device(device): _d)
         initialized = fill_from_tensors(
             model,
             tensors,
@@ -115,10 +154,15 @@ class BaseModel(nn.Module):
             tied=model.tied_weights,
             head_prefixes=cls.head_prefixes,
             init_module=model._init_weights,
-            dtype=resolve_dtype(torch_dtype),
+            dtype=dtype,
             where=where,
+            device_of=device_of,
         )
         model.tie_weights()
+        if placement is not None:
+            from .device_map import dispatch_model
+
+            dispatch_model(model, placement)
         model.load_report = LoadReport(
             source_format="flagai_lite" if native else "huggingface",
             files=list(state.files),

@@ -86,8 +86,12 @@ def fill_from_tensors(
     init_module: Callable[[nn.Module], None],
     dtype: Optional[torch.dtype],
     where: str,
+    device_of: Optional[Callable[[str], torch.device]] = None,
 ) -> List[str]:
     """Assign ``tensors`` to ``model`` (built on meta) without copying; return the initialised head keys.
+
+    With ``dtype`` and/or ``device_of`` (key -> device) each tensor is converted and moved on its
+    own, so at most one tensor is in flight: a bf16 model never passes through a float32 copy.
 
     Raises:
         CheckpointError: an unexpected key, a shape mismatch, or a missing backbone weight; the
@@ -116,8 +120,8 @@ def fill_from_tensors(
             f"{' ...' if len(backbone_missing) > 5 else ''}; the checkpoint is incomplete or of another model"
         )
     target_dtype = dtype or next((t.dtype for t in tensors.values() if t.is_floating_point()), torch.float32)
-    if dtype is not None:
-        tensors = {k: t.to(dtype) if t.is_floating_point() else t for k, t in tensors.items()}
+    if dtype is not None or device_of is not None:
+        tensors = {k: _place(k, t, dtype, device_of) for k, t in tensors.items()}
     tensors.update(_materialize(model, missing, init_module, target_dtype))
     if missing:
         logger.warning(
@@ -127,6 +131,12 @@ def fill_from_tensors(
     tensors.update({alias: tensors[source] for alias, source in tied.items()})
     model.load_state_dict(tensors, strict=True, assign=True)
     return missing
+
+
+def _place(key: str, tensor: torch.Tensor, dtype: Optional[torch.dtype], device_of) -> torch.Tensor:
+    """``tensor`` in ``dtype`` (floating tensors only) on ``device_of(key)``; itself when nothing changes."""
+    device = device_of(key) if device_of is not None else None
+    return tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else None)
 
 
 def _materialize(model: nn.Module, keys: List[str], init_module, dtype: torch.dtype) -> Dict[str, torch.Tensor]:
