@@ -13,6 +13,7 @@ from flagai_lite.tokenizer.special_tokens import SPECIAL_NAMES, CommandToken, ca
 logger = logging.getLogger(__name__)
 
 TextInput = Union[str, bytes]
+SPECIAL_KEYS = frozenset(f"{name}_token" for name in SPECIAL_NAMES)
 
 
 class Tokenizer:
@@ -91,7 +92,7 @@ class Tokenizer:
         if self.model_max_length is not None:
             config["model_max_length"] = self.model_max_length
         special_map = {key: value for key, value in config.items()
-                       if key.endswith("_token") or key == "additional_special_tokens"}
+                       if key in SPECIAL_KEYS or key == "additional_special_tokens"}
         for name, data in (("tokenizer_config.json", config),
                            ("special_tokens_map.json", special_map),
                            ("added_tokens.json", self._added_tokens)):
@@ -232,7 +233,8 @@ class Tokenizer:
         if longest > limit:
             self._warned_long = True
             logger.warning("a sequence has %d tokens, more than the limit of %d; the model may fail "
-                           "on it (pass truncation=True to cut it)", longest, limit)
+                           "on it (encode_plus / batch_encode_plus with truncation=True cut it)",
+                           longest, limit)
 
     # --- decoding and lookups ----------------------------------------------------------------------
 

@@ -51,8 +51,9 @@ class TokenizerFiles:
     added_tokens: Dict[str, int] = field(default_factory=dict)  # added_tokens.json
 
 
-def _engine_files(directory: Path) -> Dict[str, Dict[str, Path]]:
-    """Every engine whose files are present in ``directory``, with those files."""
+def _engine_files(directory: Path, engine: Optional[str]) -> Dict[str, Dict[str, Path]]:
+    """The engines whose files are present in ``directory`` (SentencePiece only when no other
+    vocabulary is there or it is requested), with those files."""
     found: Dict[str, Dict[str, Path]] = {}
     if (directory / TOKENIZER_JSON).is_file():
         found["tokenizer.json"] = {TOKENIZER_JSON: directory / TOKENIZER_JSON}
@@ -60,9 +61,10 @@ def _engine_files(directory: Path) -> Dict[str, Dict[str, Path]]:
         found["bpe"] = {VOCAB_JSON: directory / VOCAB_JSON, MERGES_TXT: directory / MERGES_TXT}
     if (directory / VOCAB_TXT).is_file():
         found["wordpiece"] = {VOCAB_TXT: directory / VOCAB_TXT}
-    model = _sentencepiece_file(directory)
-    if model is not None:
-        found["sentencepiece"] = {model.name: model}
+    if not found or engine == "sentencepiece":  # several stray *.model files only matter here
+        model = _sentencepiece_file(directory)
+        if model is not None:
+            found["sentencepiece"] = {model.name: model}
     return found
 
 
@@ -110,7 +112,7 @@ def find_tokenizer_files(directory: Path, engine: Optional[str] = None) -> Optio
         raise TokenizerError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if not directory.is_dir():
         return None
-    present = _engine_files(directory)
+    present = _engine_files(directory, engine)
     if engine is not None and engine not in present:
         raise TokenizerError(f"engine {engine!r} was requested but its files are not in {directory} "
                              f"(found engines: {', '.join(present) or 'none'})")

@@ -6,7 +6,7 @@ tokens past the base vocabulary (T5 sentinels, added tokens, GLM command tokens)
 special-token names to ids.
 """
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from flagai_lite.errors import TokenizerError
 from flagai_lite.tokenizer.detect import TokenizerFiles
@@ -131,7 +131,8 @@ def _build_sentencepiece(name: str, model: bytes, kind: str, files: TokenizerFil
     if eos_id is None:
         raise TokenizerError(f"{files.directory / name} has no eos piece {eos!r}, which T5 appends "
                              "to every sequence; set eos_token in tokenizer_config.json")
-    return SentencePieceEngine(model, name, suffix=[eos_id], pair_type_id=0)
+    engine.set_template(suffix=[eos_id], pair_type_id=0)
+    return engine
 
 
 def _t5_sentinels(engine, kind: str, config: Dict[str, Any]) -> List[NewToken]:

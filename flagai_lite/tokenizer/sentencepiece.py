@@ -64,9 +64,15 @@ class SentencePieceEngine:
         self._special: Set[int] = {i for i in range(self._size)
                                    if self._sp.is_control(i) or self._sp.is_unknown(i)}
         self._not_plain: Set[int] = set(self._special)
-        self._space_id = self._sp.piece_to_id("\u2581")
+        space_id = self._sp.piece_to_id("\u2581")  # unk id when the model has no lone "▁"
+        self._space_id = space_id if self._sp.id_to_piece(space_id) == "\u2581" else -1
         self._split: Optional[re.Pattern] = None
         self._first_chars = ""
+
+    def set_template(self, suffix: Sequence[int], pair_type_id: int) -> None:
+        """Ids appended after each sequence, and the second sequence's token type id."""
+        self._suffix = list(suffix)
+        self._pair_type_id = pair_type_id
 
     @property
     def processor(self):

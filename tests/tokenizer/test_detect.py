@@ -47,6 +47,13 @@ def test_any_single_model_file_is_sentencepiece(load, spiece_model, tmp_path):
         load(tmp_path)
 
 
+def test_stray_model_files_do_not_matter_beside_another_vocab(load, bert_dir, tmp_path):
+    directory = _copy(bert_dir, tmp_path / "m", "vocab.txt")
+    (directory / "a.model").write_bytes(b"x")
+    (directory / "b.model").write_bytes(b"y")
+    assert load(directory).engine.name == "wordpiece"
+
+
 def test_cog_pretrain_model_is_glm(load, spiece_model, tmp_path):
     (tmp_path / "cog-pretrain.model").write_bytes(spiece_model)
     assert load(tmp_path).kind == "glm"
