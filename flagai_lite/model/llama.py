@@ -252,6 +252,15 @@ class LlamaModel(BaseModel):
         """Vocabulary logits of hidden states."""
         return self.lm_head(hidden)
 
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    def features(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 token_type_ids: Optional[Tensor] = None) -> Tensor:
+        """Final hidden states ``[B, L, H]`` for task heads (``token_type_ids`` is not used)."""
+        return self.decode(input_ids=input_ids, attention_mask=attention_mask)
+
     def decode(
         self,
         *,
