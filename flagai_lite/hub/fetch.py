@@ -30,9 +30,10 @@ from flagai_lite.hub.transport import Body, NotFound, TransientError, backoff_de
 
 logger = logging.getLogger(__name__)
 
-_BUFFER = 1 << 20  # bytes per read from a response body
+_BUFFER = 1 << 20  # most bytes per read from a response body
 _SAVE_INTERVAL = 0.5  # seconds between writes of the .partial.json progress record
 _PROGRESSING = 64 << 10  # a body that delivered this much resets the retry count
+_NOTIFY_BYTES = 4 << 20  # new bytes that wake the hasher and the flusher
 
 
 class _Mismatch(Exception):
@@ -69,6 +70,7 @@ class Progress:
         self.generation = 0
         self.cond = threading.Condition()
         self._saved_at = time.monotonic()
+        self._unannounced = 0
 
     @classmethod
     def load(cls, state_path: Path, partial: Path, entry: FileEntry, piece_size: int) -> "Progress":
@@ -105,8 +107,12 @@ class Progress:
 
     def advance(self, i: int, pos: int) -> None:
         with self.cond:
+            self._unannounced += pos - self.frontiers[i]
             self.frontiers[i] = pos
-            self.cond.notify_all()
+            # Wake the hasher and flusher in batches: waking them per read costs GIL hand-offs.
+            if self._unannounced >= _NOTIFY_BYTES or pos == self.bounds(i)[1]:
+                self._unannounced = 0
+                self.cond.notify_all()
             if time.monotonic() - self._saved_at > _SAVE_INTERVAL:
                 self.save()
 
@@ -298,9 +304,8 @@ class FileDownload:
         return body
 
     def _piece(self, fd: int, progress: Progress, i: int, bar: FileBar, body: Body | None) -> None:
-        start, end = progress.bounds(i)
+        _start, end = progress.bounds(i)
         pos = progress.frontiers[i]
-        view = memoryview(bytearray(max(1, min(_BUFFER, end - start))))
         failures, delivered = 0, 0
         try:
             while pos < end and not self.stop.is_set():
@@ -317,8 +322,8 @@ class FileDownload:
                     progress.restart_single()
                     pos = 0
                 try:
-                    n = body.readinto(view[: min(len(view), end - pos)])
-                    if n == 0:
+                    data = body.read(min(_BUFFER, end - pos))
+                    if not data:
                         raise TransientError(f"connection closed at byte {pos} of {end}")
                 except self.errors as exc:
                     body.close()
@@ -326,9 +331,10 @@ class FileDownload:
                     failures = 0 if delivered >= _PROGRESSING else failures
                     failures, _ = self._failed(failures, exc, pos)
                     continue
-                written = 0
-                while written < n:
-                    written += os.pwrite(fd, view[written:n], pos + written)
+                n = len(data)
+                written = os.pwrite(fd, data, pos)
+                while written < n:  # short writes are rare on regular files, but allowed
+                    written += os.pwrite(fd, memoryview(data)[written:], pos + written)
                 pos += n
                 delivered += n
                 progress.advance(i, pos)

@@ -42,12 +42,16 @@ class TransientError(Exception):
 
 @dataclass
 class Body:
-    """A response body being streamed. ``start`` is the offset of its first byte in the object."""
+    """A response body being streamed. ``start`` is the offset of its first byte in the object.
+
+    ``read(n)`` returns at most ``n`` bytes after at most one socket read (so a timeout or a cut
+    loses nothing already received), and ``b""`` at the end of the body.
+    """
 
     start: int
     length: int | None
     total: int | None
-    readinto: Callable[[memoryview], int]
+    read: Callable[[int], bytes]
     close: Callable[[], None]
 
 
@@ -164,9 +168,9 @@ class HttpTransport:
             body_start = start
             total = None if match.group(3) == "*" else int(match.group(3))
         raw = response.raw
-        fp = getattr(raw, "_fp", None)  # http.client response: readinto straight from the socket
-        readinto = fp.readinto if fp is not None and hasattr(fp, "readinto") else raw.readinto
-        return Body(start=body_start, length=length, total=total, readinto=readinto, close=response.close)
+        fp = getattr(raw, "_fp", None)  # the http.client response: one recv per read1, no extra buffering
+        read = fp.read1 if fp is not None and hasattr(fp, "read1") else raw.read1
+        return Body(start=body_start, length=length, total=total, read=read, close=response.close)
 
     def list(self, prefix: str) -> list[tuple[str, int]] | None:
         """[(key relative to the endpoint, size)] under ``prefix`` via ListObjectsV2; None if unsupported."""
@@ -243,12 +247,12 @@ class FileTransport:
         stop = total if end is None else min(end, total)
         remaining = [max(0, stop - start)]
 
-        def readinto(view: memoryview) -> int:
-            n = f.readinto(view[: remaining[0]]) if remaining[0] else 0
-            remaining[0] -= n
-            return n
+        def read(n: int) -> bytes:
+            data = f.read(min(n, remaining[0])) if remaining[0] else b""
+            remaining[0] -= len(data)
+            return data
 
-        return Body(start=start, length=remaining[0], total=total, readinto=readinto, close=f.close)
+        return Body(start=start, length=remaining[0], total=total, read=read, close=f.close)
 
     def list(self, prefix: str) -> list[tuple[str, int]] | None:
         base = self.root / prefix

@@ -23,3 +23,18 @@ def test_file_endpoint_in_parallel_pieces(file_hub, tiny_model, tmp_path):
 def test_endpoint_from_environment(static_hub, tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("FLAGAI_HUB_ENDPOINT", static_hub.url)
     assert same_files(download("tiny", tmp_path, **FAST), tiny_model)
+
+
+def test_progress_bars_and_chunks_from_environment(file_hub, tiny_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLAGAI_HUB_PROGRESS", "1")
+    monkeypatch.setenv("FLAGAI_HUB_CHUNKS", "3")
+    model_dir = download("tiny", tmp_path, endpoint=file_hub.as_uri(), chunk_size=64 << 10)
+    assert same_files(model_dir, tiny_model)
+    err = capsys.readouterr().err
+    assert "tiny" in err and "model.safetensors" in err  # the total bar and one bar per file
+
+
+def test_no_progress_output_when_disabled(file_hub, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLAGAI_HUB_PROGRESS", "0")
+    download("tiny", tmp_path, endpoint=file_hub.as_uri())
+    assert capsys.readouterr().err == ""
