@@ -14,9 +14,9 @@ setup(
         "safetensors>=0.4",
         "requests>=2.28",
         "tqdm>=4.60",
-        "sentencepiece>=0.1.99",
+        "sentencepiece>=0.2.3",
         "pyyaml>=6.0",
-        "tokenizers>=0.15",
+        "tokenizers>=0.20",
     ],
     extras_require={
         # Private S3 buckets: requests are signed with botocore's SigV4 signer.

@@ -87,3 +87,47 @@ class Seq2SeqSession:
     def reorder(self, index: Tensor) -> None:
         """Keep rows ``index`` (beam search moves rows only within a batch item: encoder states are equal)."""
         self.cache.reorder(index)
+
+
+class GLMSession:
+    """GLM blank infilling: a bidirectional context pass, then ``sop`` and one token per step.
+
+    Every generated token takes its mask's position id and block positions 1, 2, ... (FlagAI's
+    ``glm_generate_sample``). Prompts may be left-padded; padding keys are then masked explicitly.
+    """
+
+    def __init__(self, model, input_ids: Tensor, attention_mask: Optional[Tensor], mask_positions: Tensor,
+                 sop_token_id: int, capacity: int):
+        self.model = model
+        batch, length = input_ids.shape
+        self.cache = KVCache(model.num_cache_layers, capacity)
+        padded = attention_mask is not None and not bool(attention_mask.all())
+        if padded:
+            positions = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+            self.keys: Optional[Tensor] = attention_mask.new_ones(batch, 1, 1, capacity)
+            self.keys[:, 0, 0, :length] = attention_mask
+            context_mask = self.keys[:, :, :, :length].expand(batch, 1, length, length)
+        else:
+            positions = torch.arange(length, device=input_ids.device).expand(batch, length)
+            self.keys, context_mask = None, torch.full((batch,), length, device=input_ids.device)
+        position_ids = torch.stack([positions, torch.zeros_like(positions)], 1)  # (B, 2, L)
+        model.decode(input_ids=input_ids, position_ids=position_ids, attention_mask=context_mask, cache=self.cache)
+        self.mask_positions = mask_positions.reshape(-1).expand(batch) if mask_positions.numel() == 1 else mask_positions
+        self.length, self.block = length, 0
+        self.logits = self.step(input_ids.new_full((batch,), sop_token_id))
+
+    def step(self, tokens: Tensor) -> Tensor:
+        """Feed one token per row at (mask position, next block position); returns next-token logits."""
+        self.block += 1
+        self.length += 1
+        position_ids = torch.stack([self.mask_positions, torch.full_like(self.mask_positions, self.block)], 1)
+        mask = None if self.keys is None else self.keys[:, :, :, : self.length]
+        hidden = self.model.decode(
+            input_ids=tokens[:, None], position_ids=position_ids[:, :, None], attention_mask=mask, cache=self.cache
+        )
+        self.logits = self.model.lm_logits(hidden[:, -1])
+        return self.logits
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep rows ``index`` (beam search moves rows only within a batch item)."""
+        self.cache.reorder(index)

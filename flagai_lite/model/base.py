@@ -28,6 +28,8 @@ class BaseModel(nn.Module):
     """
 
     config_class: ClassVar[Type[ModelConfig]] = ModelConfig
+    # "encoder" (BERT), "decoder" (GPT-2, LLaMA), "encoder-decoder" (T5) or "glm": what task heads fit.
+    architecture: ClassVar[str] = ""
     key_map: ClassVar[KeyMap] = {}
     checkpoint_prefixes: ClassVar[Tuple[str, ...]] = ("module.", "model.")
     head_prefixes: ClassVar[Tuple[str, ...]] = ()
@@ -212,6 +214,16 @@ class BaseModel(nn.Module):
             nn.init.zeros_(module.bias)
         elif hasattr(module, "reset_parameters"):
             module.reset_parameters()
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the hidden states :meth:`features` returns."""
+        raise NotImplementedError
+
+    def features(self, *, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+                 token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Final hidden states ``[B, L, H]`` for task heads; ``attention_mask`` is a 0/1 padding mask ``[B, L]``."""
+        raise NotImplementedError
 
     @property
     def device(self) -> torch.device:

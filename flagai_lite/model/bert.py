@@ -78,6 +78,7 @@ class BertModel(BaseModel):
     """
 
     config_class = BertConfig
+    architecture = "encoder"
     checkpoint_prefixes = ("bert.", "roberta.", "module.", "model.")
     head_prefixes = ("pooler.", "lm_head.")
 
@@ -122,7 +123,11 @@ class BertModel(BaseModel):
         token_type_ids: Optional[Tensor] = None,
         position_ids: Optional[Tensor] = None,
     ) -> Tensor:
-        """Final hidden states ``[B, L, H]``."""
+        """Final hidden states ``[B, L, H]``.
+
+        ``attention_mask`` is a 0/1 padding mask ``[B, L]`` or an explicit 0/1 matrix ``[B, 1, L, L]``
+        (query row, key column), e.g. the UniLM seq2seq mask.
+        """
         batch, length = input_ids.shape
         if position_ids is None:
             if self.config.model_type == "roberta":
@@ -130,10 +135,15 @@ class BertModel(BaseModel):
             else:
                 position_ids = default_position_ids(batch, length, 0, input_ids.device)
         x = self.embeddings(input_ids, position_ids, token_type_ids)  # (B, L, H)
-        bias, _ = build_attn_bias(
-            attention_mask=attention_mask, query_length=length, key_length=length,
-            causal=False, dtype=x.dtype, device=x.device,
-        )
+        if attention_mask is not None and attention_mask.dim() == 4:  # explicit 0/1 [B, 1, L, L] (UniLM)
+            bias = torch.zeros((), dtype=x.dtype, device=x.device).masked_fill(
+                attention_mask == 0, torch.finfo(x.dtype).min
+            )
+        else:
+            bias, _ = build_attn_bias(
+                attention_mask=attention_mask, query_length=length, key_length=length,
+                causal=False, dtype=x.dtype, device=x.device,
+            )
         for layer in self.layers:
             x = layer(x, attn_bias=bias)
         return x
@@ -156,6 +166,14 @@ class BertModel(BaseModel):
         if labels is not None:
             out["loss"] = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
         return out
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    def features(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 token_type_ids: Optional[Tensor] = None) -> Tensor:
+        return self.encode(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
 
     def pool(self, hidden_states: Tensor) -> Tensor:
         """The [CLS] pooler output ``[B, H]``."""

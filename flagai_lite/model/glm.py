@@ -21,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 from ..block import GLMBlock, GLMClassificationHead
 from ..block.glm import POOL_TOKENS
 from ..errors import ConfigError, InputError
+from ..generation.mixins import GenerationMixin
 from ..layer import KVCache, TextEmbeddings
 from .base import BaseModel
 from .config import ModelConfig
@@ -151,7 +152,7 @@ def seq2seq_loss(logits: Tensor, target_ids: Tensor, loss_mask: Tensor) -> Tenso
     return (per_token * loss_mask).sum() / loss_mask.sum()
 
 
-class GLMModel(BaseModel):
+class GLMModel(BaseModel, GenerationMixin):
     """GLM backbone with its tied output projection.
 
     ``forward`` returns ``logits`` ``[B, L, V]`` (the final hidden states when ``output_predict`` is
@@ -160,6 +161,7 @@ class GLMModel(BaseModel):
     """
 
     config_class = GLMConfig
+    architecture = "glm"
 
     def __init__(self, config: GLMConfig):
         super().__init__(config)
@@ -239,6 +241,21 @@ class GLMModel(BaseModel):
         return position_ids
 
     @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    def features(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 token_type_ids: Optional[Tensor] = None) -> Tensor:
+        """Bidirectional hidden states over the whole input; padding keys masked when ``attention_mask`` has 0s."""
+        batch, length = input_ids.shape
+        if attention_mask is None or bool(attention_mask.all()):
+            return self.decode(input_ids=input_ids, attention_mask=length)
+        keys = attention_mask[:, None, None, :].expand(batch, 1, length, length)  # (B, 1, L, L)
+        positions = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+        position_ids = torch.stack([positions, torch.zeros_like(positions)], dim=1)  # (B, 2, L)
+        return self.decode(input_ids=input_ids, position_ids=position_ids, attention_mask=keys)
+
+    @property
     def num_cache_layers(self) -> int:
         """Layers that write to a :class:`KVCache` (what ``KVCache(num_layers)`` needs)."""
         return len(self.layers)
@@ -248,6 +265,32 @@ class GLMModel(BaseModel):
         if not self.config.output_predict:
             return hidden_states
         return F.linear(hidden_states, self.embeddings.word.weight)
+
+    # ------------------------------------------------------------------------ generation
+    def generation_prompt_length(self, input_ids: Tensor) -> int:
+        return input_ids.shape[1] + 1  # the context and the sop token that opens the span
+
+    def start_generation(
+        self, *, input_ids: Tensor, attention_mask: Optional[Tensor], capacity: int,
+        mask_positions: Any = None, sop_token_id: Optional[int] = None,
+    ) -> Tuple[Any, Tensor]:
+        """Context pass and ``sop`` (see :class:`~flagai_lite.generation.session.GLMSession`).
+
+        Args:
+            mask_positions: position id of the blank each row fills ``[B]`` (or one int).
+            sop_token_id: the tokenizer's ``sop`` command id.
+        """
+        from ..generation.session import GLMSession
+
+        if mask_positions is None or sop_token_id is None:
+            raise InputError("GLM generation needs mask_positions and sop_token_id (see build_blank_infilling_inputs)")
+        mask_positions = torch.as_tensor(mask_positions, dtype=torch.long, device=input_ids.device)
+        session = GLMSession(self, input_ids, attention_mask, mask_positions, sop_token_id, capacity)
+        start = torch.cat([input_ids, input_ids.new_full((input_ids.shape[0], 1), sop_token_id)], dim=1)
+        return session, start
+
+    def generation_eos_ids(self) -> None:
+        return None  # GLM ids are the tokenizer's: pass eos_token_id=tokenizer.get_command_id("eop")
 
     def _cache_from_mems(self, mems: Sequence[Tensor]) -> KVCache:
         """A KV cache equivalent to FlagAI mems (layer inputs; K/V are computed from LN_in(mem))."""

@@ -79,6 +79,7 @@ class GPT2Model(BaseModel, CausalLMGenerationMixin):
     """
 
     config_class = GPT2Config
+    architecture = "decoder"
     checkpoint_prefixes = ("transformer.", "module.", "model.")
     head_prefixes = ("lm_head.",)
 
@@ -135,6 +136,14 @@ class GPT2Model(BaseModel, CausalLMGenerationMixin):
         for i, layer in enumerate(self.layers):
             x = layer(x, attn_bias=bias, is_causal=is_causal, cache=cache, layer_idx=i)
         return self.final_norm(x)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.n_embd
+
+    def features(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 token_type_ids: Optional[Tensor] = None) -> Tensor:
+        return self.decode(input_ids=input_ids, attention_mask=attention_mask)
 
     def forward(
         self,

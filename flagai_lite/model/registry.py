@@ -76,3 +76,28 @@ def model_class_for_dir(model_dir: "os.PathLike[str] | str") -> Type:
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return model_class_for_type(model_type, source=str(path))
+
+
+# Families whose config presets name FlagAI models (GLM-large-ch, BERT-base-en, ...).
+_PRESET_FAMILIES = ("glm1", "bert", "gpt2", "t5", "llama")
+
+
+def find_preset(name: str) -> "tuple | None":
+    """``(canonical name, model class)`` of a preset named ``name`` (case-insensitive), or None."""
+    for model_type in _PRESET_FAMILIES:
+        if model_type not in _MODEL_TYPES:
+            continue
+        cls = model_class_for_type(model_type)
+        for preset in cls.config_class.presets:
+            if preset.lower() == str(name).lower():
+                return preset, cls
+    return None
+
+
+def preset_names() -> list:
+    """Every preset model name, sorted."""
+    names = []
+    for model_type in _PRESET_FAMILIES:
+        if model_type in _MODEL_TYPES:
+            names.extend(model_class_for_type(model_type).config_class.presets)
+    return sorted(names, key=str.lower)

@@ -128,6 +128,7 @@ class T5Model(BaseModel, Seq2SeqGenerationMixin):
     """
 
     config_class = T5Config
+    architecture = "encoder-decoder"
     checkpoint_prefixes = ("module.", "model.")
     head_prefixes = ("lm_head.",)
 
@@ -147,6 +148,15 @@ class T5Model(BaseModel, Seq2SeqGenerationMixin):
         if raw.get("model_type") == "mt5":
             return {**raw, "scale_decoder_outputs": False}
         return raw
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.d_model
+
+    def features(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None,
+                 token_type_ids: Optional[Tensor] = None) -> Tensor:
+        """Encoder states: sentence-level and token-level heads read T5's encoder."""
+        return self.encode(input_ids=input_ids, attention_mask=attention_mask)
 
     def encode(self, *, input_ids: Tensor, attention_mask: Optional[Tensor] = None) -> Tensor:
         """Encoder hidden states ``[B, S, H]``."""
