@@ -135,11 +135,13 @@ class BaseModel(nn.Module):
         where = str(Path(state.files[0]).parent) if state.files else "the checkpoint"
         ignored = []
         tensors = dict(state.tensors)
+        dtype = resolve_dtype(torch_dtype)
         if not native:
+            if dtype is not None:  # cast before fusing: fused projections are built in the target dtype
+                tensors = {k: t.to(dtype) if t.is_floating_point() else t for k, t in tensors.items()}
             tensors, ignored = convert_state_dict(
                 tensors, cls.key_map, file_of=state.file_of, prefixes=cls.checkpoint_prefixes, family=config.family
             )
-        dtype = resolve_dtype(torch_dtype)
         placement = None
         if device_map is not None:
             from .device_map import device_for_key, resolve_device_map

@@ -313,6 +313,21 @@ def test_bf16_load_is_bf16_and_close_to_fp32(hf_llama, padded_batch):
     torch.testing.assert_close(got.float(), expected, atol=1e-2, rtol=0)  # measured 2.5e-3
 
 
+def test_bf16_load_fuses_projections_in_bf16(hf_llama, monkeypatch):
+    """An fp32 Hugging Face checkpoint: q/k/v and gate/up are cast before they are fused, one by one."""
+    _, path = hf_llama("llama")
+    fused_dtypes = []
+    cat = torch.cat
+
+    def spy(tensors, *args, **kwargs):
+        fused_dtypes.extend(t.dtype for t in tensors)
+        return cat(tensors, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "cat", spy)
+    LlamaModel.from_pretrain(path, torch_dtype=torch.bfloat16)
+    assert fused_dtypes and set(fused_dtypes) == {torch.bfloat16}
+
+
 _RSS_SCRIPT = textwrap.dedent("""
     import json, sys, torch
     from flagai_lite.model.llama import LlamaModel
