@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -67,7 +68,6 @@ class HttpTransport:
 
     def __init__(self, endpoint: str, options: HubOptions, *, explicit_credentials: bool = False) -> None:
         import requests
-        from requests.adapters import HTTPAdapter
 
         parts = urlsplit(endpoint.rstrip("/"))
         self.endpoint = endpoint.rstrip("/")
@@ -78,11 +78,19 @@ class HttpTransport:
         self._bucket = segments[0] if segments else None
         self._prefix = "/".join(segments[1:])
         self._signer = make_signer(options, explicit=explicit_credentials)
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=options.max_workers + 4, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._local = threading.local()  # one requests.Session per thread: Session is not thread-safe
+        self._sessions: list = []
         self._errors = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+    @property
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = self._local.session = requests.Session()
+            self._sessions.append(session)
+        return session
 
     def url(self, key: str) -> str:
         """Full URL of ``key`` (relative to the endpoint)."""
@@ -90,7 +98,8 @@ class HttpTransport:
         return f"{self._root}/{quote(path, safe='/-_.~')}"
 
     def close(self) -> None:
-        self._session.close()
+        for session in self._sessions:
+            session.close()
 
     def _request(self, url: str, headers: dict[str, str] | None = None, *, stream: bool = False):
         """GET with retries on connection errors, timeouts, 429 and 5xx; the final response otherwise."""
