@@ -63,3 +63,7 @@ class TrainerError(FlagAILiteError):
 
 class InputError(FlagAILiteError, ValueError):
     """Arguments passed to a model call are inconsistent (missing inputs, wrong shapes)."""
+
+
+class HubUnreachableError(HubError):
+    """The modelhub could not be reached (connection errors, timeouts or 5xx after all retries)."""

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from flagai_lite.errors import HubError, IntegrityError, ModelNotFoundError, OfflineError
-from flagai_lite.hub.cache import (cache_dir, check_file, load_local_manifest, missing_files,
-                                   save_local_manifest, LISTING_NAME)
+from flagai_lite.errors import HubError, HubUnreachableError, IntegrityError, ModelNotFoundError, OfflineError
+from flagai_lite.hub.cache import (LISTING_NAME, WEIGHT_SUFFIXES, cache_dir, check_file, load_local_manifest,
+                                   missing_files, save_local_manifest)
 from flagai_lite.hub.distributed import clear_failure, local_rank, record_failure, wait_for_peer
 from flagai_lite.hub.layout import (INDEX_NAME, MANIFEST_NAME, FileEntry, Manifest, parse_index,
                                     safe_relpath, validate_model_name)
@@ -94,6 +94,13 @@ def download(
         return model_dir
     try:
         _fetch_model(model_name, model_dir, wanted, options, explicit_credentials=credentials is not None)
+    except HubUnreachableError as exc:
+        if wanted is None and _loadable(model_dir, missing):
+            logger.warning("%s; using %s as it is, without %s", exc, model_dir, ", ".join(sorted(missing)))
+            return model_dir
+        if rank == 0:
+            record_failure(model_dir, exc)
+        raise
     except BaseException as exc:
         if rank == 0:
             record_failure(model_dir, exc)
@@ -101,6 +108,14 @@ def download(
     if rank == 0:
         clear_failure(model_dir)
     return model_dir
+
+
+def _loadable(model_dir: Path, missing: dict[str, str]) -> bool:
+    """A config.json and weights are there and intact; only other files (README...) are absent."""
+    if any(why != "missing" or path == "config.json" or path.endswith(WEIGHT_SUFFIXES)
+           for path, why in missing.items()):
+        return False
+    return not missing_files(model_dir, None, manifest=False)
 
 
 def _fetch_model(model_name: str, model_dir: Path, wanted: list[str] | None, options: HubOptions,

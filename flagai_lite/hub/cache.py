@@ -113,21 +113,22 @@ def _record_matches(model_dir: Path, entry: FileEntry, st: os.stat_result) -> bo
     )
 
 
-def missing_files(model_dir: Path, files: Iterable[str] | None = None) -> dict[str, str]:
+def missing_files(model_dir: Path, files: Iterable[str] | None = None, *, manifest: bool = True) -> dict[str, str]:
     """What keeps ``model_dir`` from being complete: {relative path: reason}; empty when complete.
 
     With a local manifest (or listing): every requested file (all listed files when ``files`` is
     None) present with the right size and verified. Files not in the manifest count when present.
     Without one (a user-made directory): the requested files present; when ``files`` is None, a
     config.json and at least one weight file (*.safetensors, *.bin, *.pt, *.pth, *.ckpt).
+    ``manifest=False`` applies the second rule even when there is a manifest.
     """
     wanted = None if files is None else [safe_relpath(f, origin="requested files") for f in files]
     if not model_dir.is_dir():
         return {f: "missing" for f in wanted} if wanted else {"(model directory)": f"{model_dir} does not exist"}
-    manifest = load_local_manifest(model_dir)
-    if manifest is None:
+    local = load_local_manifest(model_dir) if manifest else None
+    if local is None:
         return _missing_without_manifest(model_dir, wanted)
-    entries = manifest.files if wanted is None else [manifest.get(f) or FileEntry(f, -1) for f in wanted]
+    entries = local.files if wanted is None else [local.get(f) or FileEntry(f, -1) for f in wanted]
     missing = {}
     for entry in entries:
         if entry.size < 0:  # requested but not in the manifest: fine if the user put it there

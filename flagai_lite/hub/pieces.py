@@ -124,8 +124,8 @@ class Hasher(threading.Thread):
                     progress.cond.wait(0.2)
             while pos < upto:
                 block = os.pread(self.fd, min(4 << 20, upto - pos), pos)
-                if not block:
-                    break
+                if not block:  # the file is shorter than written: no digest, verification fails
+                    return
                 sha.update(block)
                 pos += len(block)
 

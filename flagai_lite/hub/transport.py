@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, unquote, urlsplit
 
-from flagai_lite.errors import HubError
+from flagai_lite.errors import HubError, HubUnreachableError
 from flagai_lite.hub.auth import make_signer
 from flagai_lite.hub.options import ENV_ENDPOINT, HubOptions
 
@@ -126,7 +126,7 @@ class HttpTransport:
                 logger.info("hub request %s failed (%s); retry %d/%d in %.1fs",
                             url, last, attempt + 1, self.options.retries, delay)
                 time.sleep(delay)
-        raise HubError(
+        raise HubUnreachableError(
             f"cannot reach the hub at {url} after {self.options.retries + 1} attempts ({last}); "
             f"check the endpoint ({ENV_ENDPOINT}) and your network, or set FLAGAI_OFFLINE=1 to use local files only"
         )

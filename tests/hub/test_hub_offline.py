@@ -10,7 +10,7 @@ import pytest
 from hub_helpers import FAST, same_files
 from hub_servers import StaticServer
 
-from flagai_lite.errors import HubError, OfflineError
+from flagai_lite.errors import HubError, HubUnreachableError, OfflineError
 from flagai_lite.hub import cache, download
 
 
@@ -22,6 +22,20 @@ def test_warm_directory_works_with_the_hub_down(file_hub, tiny_model, tmp_path):
     assert download("tiny", tmp_path, endpoint=server.url, offline=True, **FAST) == model_dir
     assert download("tiny", tmp_path, **FAST) == model_dir  # no endpoint configured at all
     assert same_files(model_dir, tiny_model)
+
+
+def test_unreachable_hub_is_not_an_error_when_config_and_weights_are_there(file_hub, tmp_path, caplog):
+    server = StaticServer(str(file_hub))
+    model_dir = download("tiny", tmp_path, endpoint=server.url, **FAST)
+    server.stop()
+    (model_dir / "vocab.txt").unlink()
+    assert download("tiny", tmp_path, endpoint=server.url, **{**FAST, "retries": 0}) == model_dir
+    assert "cannot reach the hub" in caplog.text and "without vocab.txt" in caplog.text
+    with pytest.raises(HubUnreachableError):  # asked for explicitly: an error
+        download("tiny", tmp_path, ["vocab.txt"], endpoint=server.url, **{**FAST, "retries": 0})
+    (model_dir / "model.safetensors").unlink()
+    with pytest.raises(HubUnreachableError, match="cannot reach the hub"):
+        download("tiny", tmp_path, endpoint=server.url, **{**FAST, "retries": 0})
 
 
 def test_cold_directory_offline_names_what_is_missing(file_hub, tmp_path, monkeypatch, proxy_factory):
