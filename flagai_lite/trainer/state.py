@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import TrainerError
+from ..hub.fsutil import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def write_dir_atomically(target: Path, write: Callable[[Path], None]) -> None:
             shutil.rmtree(old)
         os.replace(target, old)
     os.replace(tmp, target)
-    _fsync(parent)
+    fsync_dir(parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -167,20 +168,7 @@ def _fsync_tree(directory: Path) -> None:
         if path.is_file():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-    _fsync(directory)
-
-
-def _fsync(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # directories cannot be opened on some platforms
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(directory)
 
 
 # ------------------------------------------------------------------------------ checkpoints

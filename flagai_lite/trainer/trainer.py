@@ -17,7 +17,7 @@ from ..errors import ConfigError, TrainerError
 from .config import TrainerConfig
 from .data import ShardSampler, check_dataset, make_loader, move_to_device
 from .distributed import DistContext
-from .evaluation import MetricFn, PredictFn, check_metric_methods, evaluate
+from .evaluation import PredictFn, check_metric_methods, evaluate
 from .optim import build_optimizer, build_scheduler
 from .progress import ProgressReporter
 from .state import (

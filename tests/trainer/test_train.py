@@ -184,3 +184,21 @@ def test_environment_checks(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(TrainerError, match="pytorchDDP"):
         Trainer(env_type="pytorch")
+
+
+def test_evaluate_on_its_own(child):
+    trainer = Trainer(batch_size=4)
+    metrics = trainer.evaluate(child.tiny_model(), child.ShiftDataset(10), metric_methods=[("acc", accuracy)],
+                               predict_fn=child.next_token_predictions)
+    assert set(metrics) == {"loss", "acc"} and metrics["loss"] > 0
+
+
+def test_tensorboard_is_optional(child, tmp_path, caplog):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        _, state, _ = child.run(dict(max_steps=1, batch_size=8, tensorboard_dir=str(tmp_path)))
+        assert state.step == 1 and "tensorboard package is not installed" in caplog.text
+    else:
+        child.run(dict(max_steps=2, batch_size=8, log_interval=1, tensorboard_dir=str(tmp_path)))
+        assert list(tmp_path.rglob("events.out.tfevents.*"))
