@@ -21,6 +21,7 @@ class ProgressReporter:
         self.enabled = enabled
         self._bar: Any = None
         self._writer: Any = None
+        self._redirect: Any = None  # tqdm's logging redirection while the bar is shown
         self._show_bar = enabled and progress_bar and _is_terminal()
         if enabled and tensorboard_dir:
             self._writer = _tensorboard_writer(tensorboard_dir, experiment_name)
@@ -32,8 +33,13 @@ class ProgressReporter:
         if self._show_bar:
             from tqdm.auto import tqdm
 
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
             self._bar = tqdm(total=total_steps, initial=initial_step, desc="train", unit="step",
                              file=sys.stderr, dynamic_ncols=True)
+            # Console log lines go through tqdm.write while the bar is shown, so they do not tear it.
+            self._redirect = logging_redirect_tqdm()
+            self._redirect.__enter__()
         self._window_start, self._window_steps = time.perf_counter(), 0
 
     def step(self) -> None:
@@ -65,6 +71,7 @@ class ProgressReporter:
     def close(self) -> None:
         """Close the bar and flush TensorBoard."""
         if self._bar is not None:
+            self._redirect.__exit__(None, None, None)
             self._bar.close()
             self._bar = None
         if self._writer is not None:

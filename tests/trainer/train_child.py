@@ -74,7 +74,7 @@ def run(options: Dict[str, Any], *, dropout: float = 0.1, n_train: int = 64, n_v
     """Train a tiny model; returns (model, state, recorder)."""
     model = tiny_model(dropout)
     recorder = Recorder(kill_at_step)
-    trainer = Trainer(progress_bar=False, **options)
+    trainer = Trainer(**{"progress_bar": False, **options})
     valid = ShiftDataset(n_valid, seed=1) if n_valid else None
     state = trainer.train(model, ShiftDataset(n_train), valid, metric_methods=metric_methods,
                           predict_fn=predict_fn, callbacks=[recorder, *callbacks])
