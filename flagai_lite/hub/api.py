@@ -69,7 +69,9 @@ def download(
         ModelNotFoundError: the model or a requested file is not on the hub (close names suggested).
         IntegrityError: a file still mismatches its manifest after one re-fetch.
         UnsafePathError: invalid model name, or an unsafe path in ``files``, a manifest or a listing.
-        HubError: hub unreachable after retries, no endpoint configured, and other hub failures.
+        HubUnreachableError: the hub cannot be reached after retries (not raised when ``files`` is
+            None and only files other than config.json and weights are missing: a warning then).
+        HubError: no endpoint configured, access denied, and other hub failures.
     """
     validate_model_name(model_name)
     model_dir = Path(download_path).expanduser() / model_name

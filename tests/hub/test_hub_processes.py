@@ -19,12 +19,28 @@ WORKER = Path(__file__).with_name("hub_worker.py")
 WEIGHTS = "model.safetensors"
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftover_workers():
+    """A failing test must not leave worker processes behind."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def start_worker(name: str, path: Path, **kwargs) -> subprocess.Popen:
     dist = kwargs.pop("dist", None)
     job = {"name": name, "path": str(path), "kwargs": {**FAST, **kwargs}, "dist": dist}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
+    _STARTED.append(proc)
+    return proc
 
 
 def result(proc: subprocess.Popen, timeout: float = 60) -> dict:
