@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,7 @@ from flagai_lite.errors import HubError, HubUnreachableError, IntegrityError, Mo
 from flagai_lite.hub.cache import (LISTING_NAME, WEIGHT_SUFFIXES, cache_dir, check_file, load_local_manifest,
                                    missing_files, save_local_manifest)
 from flagai_lite.hub.distributed import clear_failure, local_rank, record_failure, wait_for_peer
-from flagai_lite.hub.layout import (INDEX_NAME, MANIFEST_NAME, FileEntry, Manifest, parse_index,
+from flagai_lite.hub.layout import (CACHE_DIR, INDEX_NAME, MANIFEST_NAME, FileEntry, Manifest, parse_index,
                                     safe_relpath, validate_model_name)
 from flagai_lite.hub.lock import FileLock
 from flagai_lite.hub.options import Credentials, HubOptions, Timeout
@@ -127,8 +128,13 @@ def _fetch_model(model_name: str, model_dir: Path, wanted: list[str] | None, opt
     from flagai_lite.hub.transport import make_transport
 
     transport = make_transport(options, explicit_credentials=explicit_credentials)
+    created = [d for d in (model_dir, *model_dir.parents) if not d.exists()]
     try:
-        manifest = _resolve_manifest(transport, model_name, model_dir, wanted, options)
+        try:
+            manifest = _resolve_manifest(transport, model_name, model_dir, wanted, options)
+        except (ModelNotFoundError, HubUnreachableError):
+            _remove_empty(created)  # leave no empty model directory behind for a model we could not find
+            raise
         entries = _select(manifest, model_name, model_dir, wanted)
         todo = [e for e in entries if check_file(model_dir, e) is not None]
         bars = Bars(options.progress, total=sum(e.size for e in todo), desc=model_name)
@@ -139,6 +145,17 @@ def _fetch_model(model_name: str, model_dir: Path, wanted: list[str] | None, opt
         logger.info("%s: fetched %d file(s) into %s", model_name, fetched, model_dir)
     finally:
         transport.close()
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the directories this call created (deepest first), if they hold nothing else."""
+    for i, directory in enumerate(created):
+        try:
+            if i == 0 and {p.name for p in directory.iterdir()} <= {CACHE_DIR}:
+                shutil.rmtree(directory / CACHE_DIR)  # the model directory: only our lock area
+            os.rmdir(directory)  # fails, harmlessly, when anything else is there
+        except OSError:
+            return
 
 
 def _select(manifest: Manifest, model_name: str, model_dir: Path, wanted: list[str] | None) -> list[FileEntry]:

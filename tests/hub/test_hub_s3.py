@@ -48,9 +48,11 @@ def test_index_lists_models_and_404_suggests_close_names(s3_hub, tiny_model, tmp
     upload(tiny_model, "bert-base-en", s3_hub, credentials=CREDS, acl="public-read", progress=False)
     assert list_models(s3_hub) == ["bert-base-en", "tiny"]
     with pytest.raises(ModelNotFoundError) as err:
-        download("bert-bse-en", tmp_path, endpoint=s3_hub, **FAST)
+        download("bert-bse-en", tmp_path / "dl", endpoint=s3_hub, **FAST)
     assert "'bert-bse-en'" in str(err.value) and "did you mean: bert-base-en" in str(err.value)
-    assert not (tmp_path / "bert-bse-en" / "model.safetensors").exists()
+    with pytest.raises(ModelNotFoundError):
+        download("org/missing", tmp_path / "dl", endpoint=s3_hub, **FAST)
+    assert not (tmp_path / "dl").exists()  # no empty directories left behind
 
 
 def test_requested_file_not_on_hub_lists_available(s3_hub, tmp_path):
