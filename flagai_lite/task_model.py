@@ -74,6 +74,15 @@ class TaskModel(nn.Module):
         tmp.write_text(json.dumps(task, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, directory / TASK_FILE)
 
+    def load_pretrained_weights(self, directory: Union[str, "os.PathLike[str]"]) -> None:
+        """Copy the weights of a :meth:`save_pretrained` directory into this model (e.g. to resume training)."""
+        from .model.base import copy_saved_weights
+
+        saved = load_model_state(directory).tensors
+        tensors = {k if k.startswith(HEAD_PREFIX) else "backbone." + k: v for k, v in saved.items()}
+        tied = {"backbone." + a: "backbone." + s for a, s in self.backbone.tied_weights.items()}
+        copy_saved_weights(self, tensors, tied=tied, where=str(directory))
+
     @classmethod
     def from_pretrain(cls, download_path: Union[str, "os.PathLike[str]"], model_name: Optional[str] = None, *,
                       task: Optional[str] = None, device: Union[str, torch.device] = "cpu", torch_dtype: Any = None,

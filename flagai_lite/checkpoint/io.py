@@ -24,6 +24,9 @@ SAFE_SINGLE, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
 BIN_SINGLE, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
 # Search order: an index wins over a single file of the same format, safetensors over pickle.
 WEIGHT_NAMES = (SAFE_INDEX, SAFE_SINGLE, BIN_INDEX, BIN_SINGLE)
+# Files are created with the mode the umask allows (safetensors alone would make them 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 _SHARD_RE = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
 # Wrappers found around real state dicts (FlagAI saves {"module": state_dict}).
 _WRAPPER_KEYS = ("module", "state_dict", "model")
@@ -233,6 +236,7 @@ def _write_atomically(path: Path, tensors: Dict[str, torch.Tensor], safe: bool) 
             save_file(tensors, str(tmp), metadata={"format": "pt"})
         else:
             torch.save(tensors, tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

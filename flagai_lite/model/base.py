@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import KeyMap, LoadedState, convert_state_dict, load_model_state, save_model_state
-from ..errors import ConfigError, InputError
+from ..errors import CheckpointError, ConfigError, InputError
 from .config import ModelConfig, read_json_config
 from .loading import LoadReport, fill_from_tensors, resolve_dtype, skip_init
 
@@ -192,6 +192,14 @@ class BaseModel(nn.Module):
         save_model_state(state, save_directory, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
         self.config.save(save_directory / "config.json")
 
+    def load_pretrained_weights(self, directory: PathLike) -> None:
+        """Copy the weights of our own save in ``directory`` into this model (e.g. to resume training).
+
+        Raises:
+            CheckpointError: keys or shapes that do not fit this model.
+        """
+        copy_saved_weights(self, load_model_state(directory).tensors, tied=self.tied_weights, where=str(directory))
+
     # ------------------------------------------------------------------------ weights
     def tie_weights(self) -> None:
         """Point every alias in ``self.tied_weights`` at its source parameter."""
@@ -236,6 +244,21 @@ class BaseModel(nn.Module):
     def dtype(self) -> torch.dtype:
         """Dtype of the first floating-point parameter."""
         return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+
+def copy_saved_weights(model: nn.Module, tensors: Dict[str, torch.Tensor], *, tied: Dict[str, str], where: str) -> None:
+    """``model.load_state_dict`` (copying) after checking every key; tied aliases may be absent."""
+    expected = model.state_dict()
+    unexpected = sorted(set(tensors) - set(expected))
+    missing = sorted(set(expected) - set(tensors) - set(tied))
+    if unexpected or missing:
+        raise CheckpointError(f"{where}: checkpoint does not fit {type(model).__name__}: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}")
+    for key, tensor in tensors.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(f"{where}: shape mismatch for {key!r}: checkpoint {tuple(tensor.shape)}, "
+                                  f"model {tuple(expected[key].shape)}")
+    model.load_state_dict(tensors, strict=False)
 
 
 def resolve_model_dir(download_path: Optional[PathLike], model_name: Optional[str], **hub_options: Any) -> Path:

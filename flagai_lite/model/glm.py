@@ -36,7 +36,7 @@ class GLMConfig(ModelConfig):
     """GLM hyper-parameters, named exactly as in FlagAI's GLM config.json (which has no ``model_type``)."""
 
     family = "glm"
-    model_types = ("glm",)
+    model_types = ("glm1", "glm")  # "glm1" written on save; "glm" in older saves (HF "glm" is GLM-4)
 
     # sizes
     num_layers: int

@@ -41,7 +41,7 @@ class T5Config(ModelConfig):
     # Scale decoder outputs by d_model ** -0.5 before the LM head (original T5 with tied embeddings).
     scale_decoder_outputs: Optional[bool] = None
     pad_token_id: int = 0
-    eos_token_id: int = 1
+    eos_token_id: Optional[int] = 1
     decoder_start_token_id: int = 0
     model_type: str = "t5"
     # training

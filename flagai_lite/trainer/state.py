@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional
 import torch
 from torch import nn
 
-from ..errors import TrainerError
+from ..errors import CheckpointError, TrainerError
 from ..hub.fsutil import fsync_dir
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,12 @@ def load_model_weights(model: nn.Module, directory: Path) -> None:
     """
     from ..checkpoint import load_model_state
 
+    if callable(getattr(model, "load_pretrained_weights", None)):  # our models know their saved key layout
+        try:
+            model.load_pretrained_weights(directory)
+        except CheckpointError as err:
+            raise TrainerError(f"{err}; resume with the model the run was started with") from err
+        return
     tensors = load_model_state(directory).tensors
     result = model.load_state_dict(tensors, strict=False)
     tied = set(getattr(model, "tied_weights", {}) or {})

@@ -233,7 +233,7 @@ def test_save_load_round_trip_is_bitwise(model, vectors, tmp_path, safe):
     model.save_pretrained(tmp_path, safe_serialization=safe)
     assert (tmp_path / ("model.safetensors" if safe else "pytorch_model.bin")).is_file()
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["model_type"] == "glm" and saved["num_layers"] == 2
+    assert saved["model_type"] == "glm1" and saved["num_layers"] == 2
     loaded = GLMModel.from_pretrain(tmp_path)
     assert loaded.load_report.source_format == "flagai_lite"
     assert loaded.state_dict().keys() == model.state_dict().keys()
@@ -268,7 +268,7 @@ def _write_config(tmp_path, glm_dir, drop=(), **changes):
 def test_flagai_config_reads_without_model_type(glm_dir):
     config = GLMConfig.from_json(glm_dir / "config.json")
     assert (config.num_layers, config.hidden_size, config.num_attention_heads, config.vocab_size) == (2, 64, 4, 1000)
-    assert config.to_dict()["model_type"] == "glm"
+    assert config.to_dict()["model_type"] == "glm1"
 
 
 def test_heads_must_divide_hidden_size(tmp_path, glm_dir):
