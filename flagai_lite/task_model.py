@@ -58,6 +58,18 @@ class TaskModel(nn.Module):
             raise CapabilityError(f"task {self.task!r} does not generate text")
         return self.backbone.generate(**kwargs)
 
+    def chat(self, tokenizer: Any, query: str, history: Any = None, **generate_kwargs: Any):
+        """The backbone's ``chat`` (decoder models with a chat template): ``(response, history)``."""
+        if "chat" not in self.capabilities and "generate" not in self.capabilities:
+            raise CapabilityError(f"task {self.task!r} cannot chat")
+        return self.backbone.chat(tokenizer, query, history, **generate_kwargs)
+
+    def stream_chat(self, tokenizer: Any, query: str, history: Any = None, **generate_kwargs: Any):
+        """The backbone's ``stream_chat``: yields ``(response so far, history)``."""
+        if "chat" not in self.capabilities and "generate" not in self.capabilities:
+            raise CapabilityError(f"task {self.task!r} cannot chat")
+        return self.backbone.stream_chat(tokenizer, query, history, **generate_kwargs)
+
     def save_pretrained(self, save_directory: Union[str, "os.PathLike[str]"], *,
                         max_shard_size: Union[int, str] = "5GB", safe_serialization: bool = True) -> None:
         """Write config.json, task.json and the weights (backbone keys as is, head keys under ``head.``)."""

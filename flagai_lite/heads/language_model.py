@@ -45,6 +45,36 @@ class CausalLMHead(TaskHead):
         return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:].tolist(), skip_special_tokens=True)
 
 
+class ChatHead(CausalLMHead):
+    """Chat fine-tuning and inference with the checkpoint's chat template.
+
+    Example fields for :meth:`collate`: ``messages``, a conversation ending with the assistant turn
+    to learn; the loss covers that last turn only (the prompt before it is masked with -100).
+    """
+
+    capabilities = frozenset({"generate", "chat"})
+
+    def collate(self, tokenizer: Any, examples: List[Mapping[str, Any]], max_length: int = 512) -> Dict[str, Tensor]:
+        from ..chat import chat_prompt_ids
+
+        rows, labels = [], []
+        for example in examples:
+            messages = list(example["messages"])
+            if not messages or messages[-1].get("role") != "assistant":
+                raise TaskError("a chat example's messages must end with the assistant turn to learn")
+            prompt = chat_prompt_ids(tokenizer, messages[:-1], add_generation_prompt=True)
+            full = chat_prompt_ids(tokenizer, messages, add_generation_prompt=False)[:max_length]
+            rows.append(full)
+            labels.append([-100] * min(len(prompt), len(full)) + full[len(prompt):])
+        pad = command_id(tokenizer, "pad", "eos")
+        return {"input_ids": pad_rows(rows, pad), "attention_mask": pad_rows([[1] * len(r) for r in rows], 0),
+                "labels": pad_rows(labels, -100)}
+
+    def chat(self, backbone: nn.Module, tokenizer: Any, query: str, history: Any = None, **generate_kwargs: Any):
+        """``backbone.chat``: (response, history)."""
+        return backbone.chat(tokenizer, query, history, **generate_kwargs)
+
+
 class MaskedLMHead(TaskHead):
     """Masked-token prediction with the encoder's pretrained MLM head (no extra weights).
 
@@ -106,5 +136,6 @@ class MaskedLMHead(TaskHead):
 
 register_task(TaskSpec("lm", CausalLMHead, ("decoder",), aliases=("causal-lm", "text-generation"),
                        description="next-token language modelling and free generation"))
+register_task(TaskSpec("chat", ChatHead, ("decoder",), description="chat with the checkpoint's chat template"))
 register_task(TaskSpec("masklm", MaskedLMHead, ("encoder",), aliases=("mlm", "fill-mask"),
                        description="masked-token prediction"))

@@ -39,6 +39,8 @@ class BaseModel(nn.Module):
         self.config = config
         self.tied_weights: Dict[str, str] = {}
         self.load_report: Optional[LoadReport] = None
+        # generation_config.json of the checkpoint (defaults for chat / generate), {} when absent
+        self.generation_config: Dict[str, Any] = {}
         # Module name -> device when loaded with a device_map (like Hugging Face's ``hf_device_map``).
         self.device_map: Optional[Dict[str, Union[int, str]]] = None
 
@@ -167,6 +169,8 @@ class BaseModel(nn.Module):
             from .device_map import dispatch_model
 
             dispatch_model(model, placement)
+        if state.files:
+            model.generation_config = read_generation_config(Path(state.files[0]).parent)
         model.load_report = LoadReport(
             source_format="flagai_lite" if native else "huggingface",
             files=list(state.files),
@@ -244,6 +248,12 @@ class BaseModel(nn.Module):
     def dtype(self) -> torch.dtype:
         """Dtype of the first floating-point parameter."""
         return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+
+def read_generation_config(model_dir: Path) -> Dict[str, Any]:
+    """generation_config.json of ``model_dir`` as a dict ({} when absent)."""
+    path = Path(model_dir) / "generation_config.json"
+    return read_json_config(path) if path.is_file() else {}
 
 
 def copy_saved_weights(model: nn.Module, tensors: Dict[str, torch.Tensor], *, tied: Dict[str, str], where: str) -> None:

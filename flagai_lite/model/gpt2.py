@@ -9,6 +9,7 @@ from torch import nn
 from ..block import GPT2Block
 from ..checkpoint import IGNORE, Target
 from ..errors import ConfigError, InputError
+from ..chat import ChatMixin
 from ..generation.mixins import CausalLMGenerationMixin
 from ..layer import KVCache, TextEmbeddings, build_attn_bias, default_position_ids, get_activation
 from .base import BaseModel
@@ -70,7 +71,7 @@ GPT2Config.presets = {
 }
 
 
-class GPT2Model(BaseModel, CausalLMGenerationMixin):
+class GPT2Model(BaseModel, CausalLMGenerationMixin, ChatMixin):
     """GPT-2 decoder with a language-model head tied to the token embeddings.
 
     ``forward`` returns ``logits`` ``[B, L, V]``, ``hidden_states`` (after the final norm),

@@ -18,6 +18,8 @@ from ..layer import (
     KVCache, RMSNorm, TextEmbeddings, build_attn_bias, default_position_ids, get_activation, padding_bias,
 )
 from ..layer.rotary import RotaryEmbedding, check_rope_scaling
+from ..chat import ChatMixin
+from ..generation.mixins import CausalLMGenerationMixin
 from .base import BaseModel
 from .config import ModelConfig
 
@@ -197,7 +199,7 @@ def sliding_window_bias(
     return bias.masked_fill_(blocked, torch.finfo(dtype).min)[None, None]
 
 
-class LlamaModel(BaseModel):
+class LlamaModel(BaseModel, CausalLMGenerationMixin, ChatMixin):
     """Decoder-only LLaMA-family model with a language-model head (tied or not).
 
     ``forward`` returns ``logits`` ``[B, L, V]``, ``hidden_states`` (after the final norm),

@@ -311,6 +311,18 @@ class Tokenizer:
         """
         return self.get_command(name).id
 
+    @property
+    def chat_template(self) -> Optional[str]:
+        """The Jinja chat template of tokenizer_config.json / chat_template.jinja (None when absent)."""
+        template = self._config.get("chat_template")
+        if isinstance(template, list):  # several named templates: the "default" one
+            template = next((t.get("template") for t in template if t.get("name") == "default"), None)
+        return template
+
+    def special_token_strings(self) -> Dict[str, str]:
+        """``{"bos_token": "<s>", "eos_token": ...}`` for every special command token (chat templates use them)."""
+        return {f"{c.name}_token": c.token for c in self._commands.values() if c.name in SPECIAL_NAMES}
+
     def get_command(self, name: str) -> CommandToken:
         """The :class:`CommandToken` (name, token, id) of ``name``; see :meth:`get_command_id`."""
         command = self._commands.get(canonical_command_name(name) or "")

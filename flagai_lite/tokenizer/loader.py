@@ -40,6 +40,9 @@ def build(cls, files: TokenizerFiles, kind: str, **options: Any):
         raise TokenizerError(f"unknown option(s) {', '.join(unknown)}; from_pretrained accepts "
                              f"{', '.join(sorted(OPTIONS))}")
     config = {**files.config, **options}
+    template_file = files.directory / "chat_template.jinja"  # where transformers >= 4.43 saves it
+    if "chat_template" not in config and template_file.is_file():
+        config["chat_template"] = template_file.read_text(encoding="utf-8")
     configured = configured_special_tokens(files.config, files.special_tokens_map, options)
     extra_specials = additional_special_tokens(files.config, files.special_tokens_map, options)
     strings: Dict[str, str] = dict(KIND_DEFAULTS[kind])

@@ -421,3 +421,17 @@ def test_registry_sends_hf_glm_to_llama_and_flagai_glm1_to_glm(hf_llama):
     assert guess_model_type(glm1) == "glm1"
     assert guess_model_type({**glm1, "model_type": "glm"}) == "glm1"  # GLM-1 saved before "glm1" existed
     assert model_class_for_type("glm1").__name__ == "GLMModel"
+
+
+# ---------------------------------------------------------------------------------------- generation
+@pytest.mark.parametrize("kind", ["llama", "qwen2", "mistral", "glm"])
+@pytest.mark.parametrize("search", [dict(), dict(num_beams=3)], ids=["greedy", "beam3"])
+def test_generation_matches_transformers(hf_llama, kind, search):
+    hf, path = hf_llama(kind)
+    ours = LlamaModel.from_pretrain(path)
+    ids = torch.tensor([[0, 0, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]])
+    kwargs = dict(input_ids=ids, attention_mask=(ids != 0).long(), max_new_tokens=10, pad_token_id=0, eos_token_id=2,
+                  **search)
+    with torch.no_grad():
+        expected = hf.generate(do_sample=False, **kwargs)
+    assert torch.equal(ours.generate(**kwargs), expected)
