@@ -105,11 +105,12 @@ def time_curl(url: str, out: Path, fsync: bool = False) -> float:
     return elapsed
 
 
-def time_ours(endpoint: str, target: Path, workers: int) -> float:
+def time_ours(endpoint: str, target: Path, workers: int, chunk_mb: int | None = None) -> float:
     from flagai_lite.hub import download
 
     start = time.perf_counter()
-    download(MODEL, target, endpoint=endpoint, progress=False, max_workers=workers)
+    download(MODEL, target, endpoint=endpoint, progress=False, max_workers=workers,
+             chunk_size=chunk_mb << 20 if chunk_mb else None)
     elapsed = time.perf_counter() - start
     shutil.rmtree(target)
     return elapsed
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--chunk-mb", type=int, help="bytes per ranged piece, in MiB (default: the client's)")
     parser.add_argument("--dir", help="where the hub and the downloads live (default: the system temp dir)")
     parser.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,7 +150,7 @@ def main() -> None:
             "curl (1 stream)": lambda: time_curl(url, work / "curl.out"),
             "curl + fsync": lambda: time_curl(url, work / "curl.out", fsync=True),
             "flagai_lite.hub (1 stream)": lambda: time_ours(endpoint, work / "one", 1),
-            pieces: lambda: time_ours(endpoint, work / "par", args.workers),
+            pieces: lambda: time_ours(endpoint, work / "par", args.workers, args.chunk_mb),
         }
         runs: dict[str, list[float]] = {name: [] for name in clients}
         for _ in range(args.repeat):  # interleaved so that all clients see the same machine state

@@ -66,4 +66,4 @@ class InputError(FlagAILiteError, ValueError):
 
 
 class HubUnreachableError(HubError):
-    """The modelhub could not be reached (connection errors, timeouts or 5xx after all retries)."""
+    """The modelhub cannot be reached: no endpoint configured, or connection errors, timeouts or 5xx after retries."""

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Sequence
 
 from flagai_lite.errors import HubError, HubUnreachableError, IntegrityError, ModelNotFoundError, OfflineError
-from flagai_lite.hub.cache import (LISTING_NAME, WEIGHT_SUFFIXES, cache_dir, check_file, load_local_manifest,
+from flagai_lite.hub.cache import (LISTING_NAME, cache_dir, check_file, load_local_manifest, loadable,
                                    missing_files, save_local_manifest)
-from flagai_lite.hub.distributed import clear_failure, local_rank, record_failure, wait_for_peer
+from flagai_lite.hub.distributed import local_rank, record_outcome, wait_for_peer
 from flagai_lite.hub.layout import (CACHE_DIR, INDEX_NAME, MANIFEST_NAME, FileEntry, Manifest, parse_index,
                                     safe_relpath, validate_model_name)
 from flagai_lite.hub.lock import FileLock
-from flagai_lite.hub.options import Credentials, HubOptions, Timeout
+from flagai_lite.hub.options import ENV_ENDPOINT, Credentials, HubOptions, Timeout
 
 logger = logging.getLogger(__name__)
 
@@ -96,29 +96,25 @@ def download(
         wait_for_peer(model_name, model_dir, wanted, options)
         return model_dir
     try:
+        if not options.endpoint:
+            raise HubUnreachableError(f"no hub endpoint: pass endpoint=... or set {ENV_ENDPOINT} "
+                                      "(e.g. http://HOST:PORT/BUCKET/PREFIX or file:///path/to/hub)")
         _fetch_model(model_name, model_dir, wanted, options, explicit_credentials=credentials is not None)
     except HubUnreachableError as exc:
-        if wanted is None and _loadable(model_dir, missing):
-            logger.warning("%s; using %s as it is, without %s", exc, model_dir, ", ".join(sorted(missing)))
-            return model_dir
-        if rank == 0:
-            record_failure(model_dir, exc)
-        raise
+        if wanted is not None or not loadable(model_dir, missing):
+            _record(rank, model_dir, exc)
+            raise
+        logger.warning("%s; using %s as it is, without %s", exc, model_dir, ", ".join(sorted(missing)))
     except BaseException as exc:
-        if rank == 0:
-            record_failure(model_dir, exc)
+        _record(rank, model_dir, exc)
         raise
-    if rank == 0:
-        clear_failure(model_dir)
+    _record(rank, model_dir, None)
     return model_dir
 
 
-def _loadable(model_dir: Path, missing: dict[str, str]) -> bool:
-    """A config.json and weights are there and intact; only other files (README...) are absent."""
-    if any(why != "missing" or path == "config.json" or path.endswith(WEIGHT_SUFFIXES)
-           for path, why in missing.items()):
-        return False
-    return not missing_files(model_dir, None, manifest=False)
+def _record(rank: int | None, model_dir: Path, exc: BaseException | None) -> None:
+    if rank == 0:  # under torch.distributed: the node's other ranks are waiting for this
+        record_outcome(model_dir, exc)
 
 
 def _fetch_model(model_name: str, model_dir: Path, wanted: list[str] | None, options: HubOptions,

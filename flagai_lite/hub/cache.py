@@ -5,7 +5,7 @@
 
     .cache/listing.json              file list from an S3 listing, when the hub has no manifest
     .cache/download.lock             taken while the manifest is fetched
-    .cache/failed.json               the last error of the downloading rank (for waiting ranks)
+    .cache/outcome.json              how the downloading rank's last download ended (for waiting ranks)
     .cache/files/<path>.partial      bytes received so far (resumable)
     .cache/files/<path>.partial.json which byte ranges of the .partial are written
     .cache/files/<path>.lock         inter-process lock of one file
@@ -139,6 +139,14 @@ def missing_files(model_dir: Path, files: Iterable[str] | None = None, *, manife
         if reason is not None:
             missing[entry.path] = reason
     return missing
+
+
+def loadable(model_dir: Path, missing: dict[str, str]) -> bool:
+    """True when only files other than config.json and weights are ``missing`` (none corrupt)."""
+    if any(why != "missing" or path == "config.json" or path.endswith(WEIGHT_SUFFIXES)
+           for path, why in missing.items()):
+        return False
+    return not missing_files(model_dir, None, manifest=False)
 
 
 def _missing_without_manifest(model_dir: Path, wanted: list[str] | None) -> dict[str, str]:

@@ -3,7 +3,7 @@
 The wait is file-based (polling the model directory), not a collective, so it works with any
 backend, does not need every rank to call :func:`download`, and cannot hang: a waiting rank gives up
 when the download stops progressing for ``wait_timeout`` seconds, and fails at once with rank 0's
-error when rank 0 records one. torch is never imported here: it is only looked up in sys.modules.
+error when rank 0 records one (``.cache/outcome.json``). torch is never imported here: it is only looked up in sys.modules.
 """
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from pathlib import Path
 
 from flagai_lite import errors
 from flagai_lite.errors import HubError
-from flagai_lite.hub.cache import cache_dir, last_activity, missing_files
+from flagai_lite.hub.cache import cache_dir, last_activity, loadable, missing_files
 from flagai_lite.hub.fsutil import atomic_write_text
 from flagai_lite.hub.options import HubOptions
 
 logger = logging.getLogger(__name__)
 
-FAILED_NAME = "failed.json"
-_FAILURE_MAX_AGE = 300.0  # seconds: older failure records belong to an earlier run
+OUTCOME_NAME = "outcome.json"
+_OUTCOME_MAX_AGE = 300.0  # seconds: older records belong to an earlier run
 
 
 def local_rank() -> int | None:
@@ -45,22 +45,19 @@ def _run_token() -> str:
     return "|".join(os.environ.get(k, "") for k in keys)
 
 
-def record_failure(model_dir: Path, exc: BaseException) -> None:
-    """Leave rank 0's error where the waiting ranks of this run will find it."""
-    record = {"token": _run_token(), "type": type(exc).__name__, "message": str(exc), "time": time.time()}
+def record_outcome(model_dir: Path, exc: BaseException | None = None) -> None:
+    """Tell this run's waiting ranks how rank 0's download ended (``exc`` None: the directory is usable)."""
+    record = {"token": _run_token(), "ok": exc is None, "time": time.time(),
+              "type": type(exc).__name__ if exc else None, "message": str(exc) if exc else None}
     try:
-        atomic_write_text(cache_dir(model_dir) / FAILED_NAME, json.dumps(record), durable=False)
+        atomic_write_text(cache_dir(model_dir) / OUTCOME_NAME, json.dumps(record), durable=False)
     except OSError:
-        logger.warning("could not record the download failure in %s", model_dir)
+        logger.warning("could not record the download outcome in %s", model_dir)
 
 
-def clear_failure(model_dir: Path) -> None:
-    (cache_dir(model_dir) / FAILED_NAME).unlink(missing_ok=True)
-
-
-def _failure(model_dir: Path, since: float) -> dict | None:
+def _outcome(model_dir: Path, since: float) -> dict | None:
     try:
-        record = json.loads((cache_dir(model_dir) / FAILED_NAME).read_text())
+        record = json.loads((cache_dir(model_dir) / OUTCOME_NAME).read_text())
     except (OSError, ValueError):
         return None
     if record.get("token") != _run_token() or record.get("time", 0) < since:
@@ -78,18 +75,22 @@ def wait_for_peer(model_name: str, model_dir: Path, files: list[str] | None, opt
     delay = 0.05
     logger.info("waiting for LOCAL_RANK 0 to download %s into %s", model_name, model_dir)
     while True:
-        if not missing_files(model_dir, files):
+        missing = missing_files(model_dir, files)
+        if not missing:
             return
-        failure = _failure(model_dir, start - _FAILURE_MAX_AGE)
-        if failure is not None:
-            cls = getattr(errors, str(failure.get("type")), HubError)
+        outcome = _outcome(model_dir, start - _OUTCOME_MAX_AGE)
+        if outcome is not None and outcome.get("ok"):
+            if files is None and loadable(model_dir, missing):  # rank 0 accepted it without the hub
+                return
+        elif outcome is not None:
+            cls = getattr(errors, str(outcome.get("type")), HubError)
             cls = cls if isinstance(cls, type) and issubclass(cls, HubError) else HubError
-            raise cls(f"LOCAL_RANK 0 failed to download {model_name}: {failure.get('message')}")
+            raise cls(f"LOCAL_RANK 0 failed to download {model_name}: {outcome.get('message')}")
         last = max(last, last_activity(model_dir))
         if time.time() - last > options.wait_timeout:
             raise HubError(
                 f"waited for LOCAL_RANK 0 to download {model_name} into {model_dir}, but nothing progressed for "
-                f"{options.wait_timeout:.0f}s (FLAGAI_HUB_WAIT_TIMEOUT); still missing: "
+                f"{options.wait_timeout:g}s (FLAGAI_HUB_WAIT_TIMEOUT); still missing: "
                 + ", ".join(sorted(missing_files(model_dir, files)))
             )
         time.sleep(delay)

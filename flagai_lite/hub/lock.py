@@ -48,7 +48,7 @@ class FileLock:
                 if time.time() - last_progress > self.timeout:
                     raise HubError(
                         f"gave up waiting for {self.what}: process {self._holder(fd)} holds {self.path} "
-                        f"and made no progress for {self.timeout:.0f}s (FLAGAI_HUB_WAIT_TIMEOUT)"
+                        f"and made no progress for {self.timeout:g}s (FLAGAI_HUB_WAIT_TIMEOUT)"
                     )
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)

@@ -107,3 +107,10 @@ def test_local_first_path_imports_neither_requests_nor_tqdm(file_hub, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.strip() == "[]"
+
+
+def test_no_endpoint_is_not_an_error_when_config_and_weights_are_there(file_hub, tmp_path, caplog):
+    model_dir = download("tiny", tmp_path, endpoint=file_hub.as_uri(), **FAST)
+    (model_dir / "vocab.txt").unlink()
+    assert download("tiny", tmp_path, **FAST) == model_dir
+    assert "no hub endpoint" in caplog.text and "without vocab.txt" in caplog.text
