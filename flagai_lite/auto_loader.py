@@ -61,8 +61,10 @@ class AutoLoader:
         from .hub import download
 
         finetuned = f"{name}-{self.spec.name}"
+        # A probe: one attempt, so an unreachable hub does not delay a model that is already local.
+        probe_options = {**self.hub_options, "retries": min(self.hub_options.get("retries", 0), 0)}
         try:
-            return download(finetuned, self.model_dir, **self.hub_options)
+            return download(finetuned, self.model_dir, **probe_options)
         except HubError as err:
             logger.debug("no fine-tuned %s (%s); using %s", finetuned, err, name)
         try:

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..layer import Attention, FeedForward, get_activation
+from ..layer.unpad import Unpadded
 
 
 class BertBlock(nn.Module):
@@ -28,8 +29,10 @@ class BertBlock(nn.Module):
         self.norm2 = nn.LayerNorm(hidden_size, eps=norm_eps)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        x = self.norm1(x + self.dropout(self.attn(x, attn_bias=attn_bias)))
+    def forward(self, x: torch.Tensor, attn_bias: Optional[torch.Tensor] = None,
+                unpadded: Optional[Unpadded] = None) -> torch.Tensor:
+        """``x`` is ``[B, L, H]``, or the real tokens ``[T, H]`` of a padded batch when ``unpadded`` is given."""
+        x = self.norm1(x + self.dropout(self.attn(x, attn_bias=attn_bias, unpadded=unpadded)))
         return self.norm2(x + self.dropout(self.mlp(x)))
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .kv_cache import KVCache
+from .unpad import Unpadded
 
 Tensor = torch.Tensor
 # Applies a position transform (e.g. rotary) to queries and keys ``[B, H, L, D]``.
@@ -77,6 +78,7 @@ class Attention(nn.Module):
         cache: Optional[KVCache] = None,
         layer_idx: int = 0,
         qk_transform: Optional[QKTransform] = None,
+        unpadded: Optional[Unpadded] = None,
     ) -> Tensor:
         """Attend from ``x`` ``[B, L, hidden]``; returns ``[B, L, hidden]``.
 
@@ -87,7 +89,11 @@ class Attention(nn.Module):
             cache: KV cache; self-attention appends to it, cross-attention stores its keys once.
             layer_idx: this layer's slot in ``cache``.
             qk_transform: applied to queries and new keys before caching (rotary positions).
+            unpadded: ``x`` holds only the real tokens ``[T, hidden]`` of this padded batch; the
+                projections run on them and the result is ``[T, hidden]`` too.
         """
+        if unpadded is not None:
+            return self._forward_unpadded(x, attn_bias, unpadded)
         batch, length, _ = x.shape
         if self.cross_attention:
             q = self.q_proj(x)
@@ -116,6 +122,24 @@ class Attention(nn.Module):
         )  # (B, h, L, D)
         out = out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim)
         return self.out_proj(out)
+
+    def _forward_unpadded(self, x: Tensor, attn_bias: Optional[Tensor], unpadded: Unpadded) -> Tensor:
+        """Self-attention over real tokens ``[T, hidden]``: project, re-pad for SDPA, drop the padding again."""
+        qkv = unpadded.pad(self.qkv_proj(x))  # (B, L, (h + 2 kvh) * D)
+        batch, length = unpadded.batch, unpadded.length
+        q, k, v = qkv.split(
+            [self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim, self.num_kv_heads * self.head_dim],
+            dim=-1,
+        )
+        q = q.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)  # (B, h, L, D)
+        k = k.view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, kvh, L, D)
+        v = v.view(batch, length, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, kvh, L, D)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_bias, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
+            enable_gqa=self.num_kv_heads != self.num_heads,
+        )  # (B, h, L, D)
+        out = out.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_dim)
+        return self.out_proj(unpadded.unpad(out))  # (T, hidden)
 
     def _cross_kv(self, kv_input: Optional[Tensor], cache: Optional[KVCache], layer_idx: int) -> Tuple[Tensor, Tensor]:
         if cache is not None and cache.cross[layer_idx] is not None:

@@ -9,6 +9,7 @@ from torch import nn
 from ..block import BertBlock, BertPooler, MaskedLMHead
 from ..checkpoint import IGNORE, Target
 from ..errors import ConfigError
+from ..layer.unpad import Unpadded
 from ..layer import TextEmbeddings, build_attn_bias, default_position_ids, get_activation, roberta_position_ids
 from .base import BaseModel
 from .config import ModelConfig
@@ -126,7 +127,8 @@ class BertModel(BaseModel):
         """Final hidden states ``[B, L, H]``.
 
         ``attention_mask`` is a 0/1 padding mask ``[B, L]`` or an explicit 0/1 matrix ``[B, 1, L, L]``
-        (query row, key column), e.g. the UniLM seq2seq mask.
+        (query row, key column), e.g. the UniLM seq2seq mask. With padding, only real tokens are
+        computed; the hidden states at padding positions are zeros.
         """
         batch, length = input_ids.shape
         if position_ids is None:
@@ -144,6 +146,13 @@ class BertModel(BaseModel):
                 attention_mask=attention_mask, query_length=length, key_length=length,
                 causal=False, dtype=x.dtype, device=x.device,
             )
+        if bias is not None and attention_mask.dim() == 2:
+            # Padding: position-wise work (projections, feed-forward, norms) on real tokens only.
+            unpadded = Unpadded.from_mask(attention_mask)
+            x = unpadded.unpad(x)  # (T, H)
+            for layer in self.layers:
+                x = layer(x, attn_bias=bias, unpadded=unpadded)
+            return unpadded.pad(x)  # (B, L, H), zeros at padding
         for layer in self.layers:
             x = layer(x, attn_bias=bias)
         return x
