@@ -62,7 +62,7 @@ class AutoLoader:
 
         finetuned = f"{name}-{self.spec.name}"
         # A probe: one attempt, so an unreachable hub does not delay a model that is already local.
-        probe_options = {**self.hub_options, "retries": min(self.hub_options.get("retries", 0), 0)}
+        probe_options = {**self.hub_options, "retries": 0}
         try:
             return download(finetuned, self.model_dir, **probe_options)
         except HubError as err:

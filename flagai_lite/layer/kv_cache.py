@@ -1,8 +1,10 @@
 """A preallocated key/value cache for incremental decoding.
 
-Each layer owns one buffer pair ``[batch, kv_heads, capacity, head_dim]``. New keys and values are
-copied into the next free slots and attention reads a view of the filled prefix, so a decoding
-step never concatenates. When a step would overflow, the buffers grow by doubling.
+Each layer owns one buffer pair ``[batch, capacity, kv_heads, head_dim]`` (time-major). New keys
+and values are copied into the next free slots and attention reads ``buffer[:, :filled]`` as a
+``[B, heads, filled, D]`` view, so a decoding step never concatenates. The time-major layout is
+the one CPU flash attention reads fastest from a partly filled buffer (a head-major buffer's
+prefix view gets copied on every step). When a step would overflow, the buffers grow by doubling.
 """
 from typing import List, Optional, Tuple
 
@@ -22,7 +24,7 @@ class KVCache:
     def __init__(self, num_layers: int, capacity: int = 0):
         self.num_layers = num_layers
         self.capacity = capacity
-        self.keys: List[Optional[Tensor]] = [None] * num_layers
+        self.keys: List[Optional[Tensor]] = [None] * num_layers  # each (B, capacity, kv_heads, D)
         self.values: List[Optional[Tensor]] = [None] * num_layers
         self.lengths = [0] * num_layers
         # Cross-attention keys/values of an encoder-decoder model, computed once per sequence.
@@ -37,27 +39,27 @@ class KVCache:
         return self.num_layers
 
     def update(self, layer: int, key: Tensor, value: Tensor) -> Tuple[Tensor, Tensor]:
-        """Append ``key``/``value`` ``[B, H, L, D]`` to ``layer`` and return views of all cached positions."""
+        """Append ``key``/``value`` ``[B, H, L, D]`` to ``layer``; return all cached ``[B, H, past + L, D]``."""
         start = self.lengths[layer]
         end = start + key.shape[2]
-        if self.keys[layer] is None or end > self.keys[layer].shape[2]:
+        if self.keys[layer] is None or end > self.keys[layer].shape[1]:
             self._grow(layer, key, value, end)
         k_buf, v_buf = self.keys[layer], self.values[layer]
-        k_buf[:, :, start:end].copy_(key)
-        v_buf[:, :, start:end].copy_(value)
+        k_buf[:, start:end].copy_(key.transpose(1, 2))  # (B, L, H, D)
+        v_buf[:, start:end].copy_(value.transpose(1, 2))
         self.lengths[layer] = end
-        return k_buf[:, :, :end], v_buf[:, :, :end]
+        return k_buf[:, :end].transpose(1, 2), v_buf[:, :end].transpose(1, 2)  # (B, H, end, D) views
 
     def _grow(self, layer: int, key: Tensor, value: Tensor, needed: int) -> None:
         old_k, old_v = self.keys[layer], self.values[layer]
-        size = max(needed, self.capacity, 2 * old_k.shape[2] if old_k is not None else 0)
+        size = max(needed, self.capacity, 2 * old_k.shape[1] if old_k is not None else 0)
         batch, heads, _, dim = key.shape
-        self.keys[layer] = key.new_empty(batch, heads, size, dim)
-        self.values[layer] = value.new_empty(batch, heads, size, value.shape[-1])
+        self.keys[layer] = key.new_empty(batch, size, heads, dim)
+        self.values[layer] = value.new_empty(batch, size, heads, value.shape[-1])
         filled = self.lengths[layer]
         if old_k is not None and filled:
-            self.keys[layer][:, :, :filled].copy_(old_k[:, :, :filled])
-            self.values[layer][:, :, :filled].copy_(old_v[:, :, :filled])
+            self.keys[layer][:, :filled].copy_(old_k[:, :filled])
+            self.values[layer][:, :filled].copy_(old_v[:, :filled])
 
     def reorder(self, index: Tensor) -> None:
         """Select batch rows ``index`` of the self-attention buffers (beam search keeps the surviving beams).
@@ -69,7 +71,7 @@ class KVCache:
             if self.keys[layer] is not None:
                 filled = self.lengths[layer]
                 for buf in (self.keys[layer], self.values[layer]):
-                    buf[:, :, :filled] = buf[:, :, :filled].index_select(0, index.to(buf.device))
+                    buf[:, :filled] = buf[:, :filled].index_select(0, index.to(buf.device))
 
     def crop(self, length: int) -> None:
         """Forget every position at or after ``length``."""
