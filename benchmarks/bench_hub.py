@@ -166,6 +166,10 @@ def main() -> None:
             print(f"{name:<30}{med:>10.2f}{args.size_mb / med:>8.0f}{best:>9.2f}{args.size_mb / best:>8.0f}"
                   f"{curl_med / med:>9.2f}x ({curl_best / best:.2f}x)")
         print("ours = download + sha256 verification + fsync + atomic rename; curl only writes the file.")
+        from common import save_results
+
+        save_results("hub", {"ratios": {f"{name} / curl": curl_med / statistics.median(times)
+                                        for name, times in runs.items() if not name.startswith("curl")}})
     finally:
         if server is not None:
             server.terminate()

@@ -117,6 +117,9 @@ def main() -> None:
     for name, output, ours_rate, theirs_rate, same in rows:
         print(f"{name:<6} {output:<6} {ours_rate:>13,.0f} {theirs_rate:>21,.0f} "
               f"{ours_rate / theirs_rate:>11.2f}x {same:>9.2%}")
+    from common import save_results
+
+    save_results("tokenizer", {"ratios": {f"{name} {output}": o / t for name, output, o, t, _ in rows}})
 
 
 if __name__ == "__main__":

@@ -99,7 +99,11 @@ def main() -> None:
     print(f"|{'-' * 24}|{'-' * 18}|{'-' * 38}|")
     for name, values in rates.items():
         print(f"| {name:<22} | {best[name]:>16.2f} | {', '.join(f'{v:.2f}' for v in values):<36} |")
-    print(f"ratio Trainer / bare: {best['flagai_lite Trainer'] / best['bare PyTorch loop']:.3f}")
+    ratio = best["flagai_lite Trainer"] / best["bare PyTorch loop"]
+    print(f"ratio Trainer / bare: {ratio:.3f}")
+    from common import save_results
+
+    save_results("train", {"ratios": {"Trainer / bare loop": ratio}, "steps_per_s": best})
 
 
 if __name__ == "__main__":
