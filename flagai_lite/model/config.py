@@ -110,8 +110,8 @@ class ModelConfig:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             expected = hints.get(f.name)
-            if not _matches(value, expected):
-                raise ConfigError(f"field '{f.name}' must be {_type_name(expected)}, got {value!r}")
+            if not value_matches_type(value, expected):
+                raise ConfigError(f"field '{f.name}' must be {type_name(expected)}, got {value!r}")
             if expected is float and isinstance(value, int):
                 setattr(self, f.name, float(value))
 
@@ -131,15 +131,20 @@ class ModelConfig:
             )
 
 
-def read_json_config(path: "os.PathLike[str] | str") -> Dict[str, Any]:
-    """Load a JSON object from ``path``; ConfigError naming the file when absent or not JSON."""
-    path = Path(path)
+def read_config_text(path: "os.PathLike[str] | str") -> str:
+    """The text of a config file; ConfigError naming the file when it is absent or unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read config file ({err})") from None
+
+
+def read_json_config(path: "os.PathLike[str] | str") -> Dict[str, Any]:
+    """Load a JSON object from ``path``; ConfigError naming the file when absent or not JSON."""
+    path = Path(path)
+    text = read_config_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -149,12 +154,13 @@ def read_json_config(path: "os.PathLike[str] | str") -> Dict[str, Any]:
     return data
 
 
-def _matches(value: Any, expected: Any) -> bool:
+def value_matches_type(value: Any, expected: Any) -> bool:
+    """Whether ``value`` fits the type hint ``expected`` (bool is not an int; an int is a float)."""
     if expected is None or expected is Any:
         return True
     origin = typing.get_origin(expected)
     if origin is typing.Union:
-        return any(_matches(value, arg) for arg in typing.get_args(expected))
+        return any(value_matches_type(value, arg) for arg in typing.get_args(expected))
     if expected is type(None):
         return value is None
     if expected is bool:
@@ -168,8 +174,9 @@ def _matches(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _type_name(expected: Any) -> str:
+def type_name(expected: Any) -> str:
+    """A readable name of a type hint, e.g. "int or NoneType"."""
     args = typing.get_args(expected)
     if args:
-        return " or ".join(_type_name(a) for a in args)
+        return " or ".join(type_name(a) for a in args)
     return getattr(expected, "__name__", str(expected))

@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import ConfigError
 # The model configs' type check, shared so both kinds of config accept and refuse the same values.
-from ..model.config import _matches, _type_name
+from ..model.config import read_config_text, type_name, value_matches_type
 
 ENV_TYPES = ("pytorch", "pytorchDDP")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -76,8 +76,8 @@ class TrainerConfig:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value, expected = getattr(self, f.name), hints[f.name]
-            if not _matches(value, expected):
-                raise ConfigError(f"option '{f.name}' must be {_type_name(expected)}, got {value!r}")
+            if not value_matches_type(value, expected):
+                raise ConfigError(f"option '{f.name}' must be {type_name(expected)}, got {value!r}")
             if expected is float and isinstance(value, int):
                 setattr(self, f.name, float(value))
         if self.fp16:
@@ -182,12 +182,7 @@ def load_train_config(
 def read_yaml(path: Union[str, Path]) -> Dict[str, Any]:
     """A YAML mapping (empty file: ``{}``); ConfigError naming the file when absent or malformed."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read config file ({err})") from None
+    text = read_config_text(path)
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
@@ -239,7 +234,7 @@ def parse_overrides(
             if not has_value:
                 i += 1
                 if i == len(argv):
-                    raise ConfigError(f"command line: '--{key}' needs a value of type {_type_name(expected)}")
+                    raise ConfigError(f"command line: '--{key}' needs a value of type {type_name(expected)}")
                 text = argv[i]
             value = convert_text(text, expected, f"command line: '--{key}'")
         out.append((name, value))
@@ -269,9 +264,9 @@ def convert_text(text: str, expected: Any, where: str) -> Any:
             return text
         value = yaml.load(text, Loader=_Loader)
     except (ValueError, yaml.YAMLError):
-        raise ConfigError(f"{where} must be {_type_name(expected)}, got {text!r}") from None
-    if not _matches(value, expected):
-        raise ConfigError(f"{where} must be {_type_name(expected)}, got {text!r}")
+        raise ConfigError(f"{where} must be {type_name(expected)}, got {text!r}") from None
+    if not value_matches_type(value, expected):
+        raise ConfigError(f"{where} must be {type_name(expected)}, got {text!r}")
     return value
 
 
@@ -343,8 +338,8 @@ def _types_of_values(data: Mapping[str, Any]) -> Dict[str, Any]:
 def _build_example(cls: Type[Any], data: Dict[str, Any], source: str) -> Any:
     types = field_types(cls)
     for key, value in data.items():
-        if not _matches(value, types[key]):
-            raise ConfigError(f"{source}: option '{key}' must be {_type_name(types[key])}, got {value!r}")
+        if not value_matches_type(value, types[key]):
+            raise ConfigError(f"{source}: option '{key}' must be {type_name(types[key])}, got {value!r}")
     try:
         return cls(**data)
     except TypeError as err:  # a required field is missing
