@@ -1,9 +1,11 @@
 """Mixins giving models ``generate()``: the generic one, decoder-only and encoder-decoder flavours."""
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import GenerationError
+from ..layer.kv_cache import KVCache
 from .api import generate
 from .session import CausalLMSession, Seq2SeqSession
 
@@ -26,6 +28,31 @@ class GenerationMixin:
 
 class CausalLMGenerationMixin(GenerationMixin):
     """Decoder-only models with ``decode(...)``, ``lm_head`` and a ``layers`` ModuleList."""
+
+    def causal_lm_forward(
+        self,
+        *,
+        input_ids: Tensor,
+        attention_mask: Optional[Tensor] = None,
+        position_ids: Optional[Tensor] = None,
+        past_key_values: Optional[KVCache] = None,
+        use_cache: bool = False,
+        labels: Optional[Tensor] = None,
+    ) -> Dict[str, Any]:
+        """The shared ``forward`` of decoder-only models: logits, hidden states, cache and next-token loss."""
+        cache = past_key_values
+        if cache is None and use_cache:
+            cache = KVCache(self.num_cache_layers)
+        hidden = self.decode(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache)
+        logits = self.lm_logits(hidden)  # (B, L, V)
+        out: Dict[str, Any] = {"logits": logits, "hidden_states": hidden}
+        if cache is not None:
+            out["past_key_values"] = cache
+        if labels is not None:  # position i predicts token i + 1; -100 is ignored
+            labels = labels.to(logits.device)
+            out["loss"] = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                          ignore_index=-100)
+        return out
 
     @property
     def num_cache_layers(self) -> int:

@@ -1,5 +1,5 @@
 """Turning texts into backbone inputs, the way each architecture expects them."""
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 

@@ -3,7 +3,6 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..block import GPT2Block
@@ -157,19 +156,8 @@ class GPT2Model(BaseModel, CausalLMGenerationMixin, ChatMixin):
         labels: Optional[Tensor] = None,
     ) -> Dict[str, Tensor]:
         """Next-token logits; pass ``past_key_values`` back (with ``attention_mask`` over all tokens) to continue."""
-        cache = past_key_values
-        if cache is None and use_cache:
-            cache = KVCache(len(self.layers))
-        hidden = self.decode(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache)
-        logits = self.lm_head(hidden)  # (B, L, V)
-        out = {"logits": logits, "hidden_states": hidden}
-        if cache is not None:
-            out["past_key_values"] = cache
-        if labels is not None:
-            out["loss"] = F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
-            )
-        return out
+        return self.causal_lm_forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                      past_key_values=past_key_values, use_cache=use_cache, labels=labels)
 
 
 # Hugging Face names (after the "transformer." prefix) -> ours. Conv1D stores [in, out]: transpose.

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..block.llama import LlamaBlock
@@ -246,15 +245,6 @@ class LlamaModel(BaseModel, CausalLMGenerationMixin, ChatMixin):
         self.tie_weights()
 
     @property
-    def num_cache_layers(self) -> int:
-        """Layers that write to a :class:`KVCache`."""
-        return len(self.layers)
-
-    def lm_logits(self, hidden: Tensor) -> Tensor:
-        """Vocabulary logits of hidden states."""
-        return self.lm_head(hidden)
-
-    @property
     def hidden_size(self) -> int:
         return self.config.hidden_size
 
@@ -318,20 +308,8 @@ class LlamaModel(BaseModel, CausalLMGenerationMixin, ChatMixin):
         labels: Optional[Tensor] = None,
     ) -> Dict[str, Any]:
         """Next-token logits; pass ``past_key_values`` back (with ``attention_mask`` over all tokens) to continue."""
-        cache = past_key_values
-        if cache is None and use_cache:
-            cache = KVCache(len(self.layers))
-        hidden = self.decode(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache)
-        logits = self.lm_logits(hidden)  # (B, L, V)
-        out: Dict[str, Any] = {"logits": logits, "hidden_states": hidden}
-        if cache is not None:
-            out["past_key_values"] = cache
-        if labels is not None:
-            labels = labels.to(logits.device)
-            out["loss"] = F.cross_entropy(
-                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
-            )
-        return out
+        return self.causal_lm_forward(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                      past_key_values=past_key_values, use_cache=use_cache, labels=labels)
 
 
 def _attention_and_mlp_map() -> Dict[str, Any]:
