@@ -4,7 +4,7 @@ from .attention import Attention
 from .embedding import TextEmbeddings
 from .feedforward import FeedForward, GatedFeedForward
 from .kv_cache import KVCache
-from .mask import build_attn_bias, causal_bias, padding_bias
+from .mask import build_attn_bias, causal_bias, check_cached_mask, padding_bias
 from .norm import LayerNorm, RMSNorm
 from .position import RelativePositionBias, default_position_ids, relative_position_bucket, roberta_position_ids
 from .rotary import RotaryEmbedding, apply_rotary, rope_frequencies
@@ -23,6 +23,7 @@ __all__ = [
     "apply_rotary",
     "build_attn_bias",
     "causal_bias",
+    "check_cached_mask",
     "default_position_ids",
     "get_activation",
     "padding_bias",

@@ -8,6 +8,8 @@ from typing import Optional, Tuple
 
 import torch
 
+from ..errors import InputError
+
 
 def padding_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Turn a 0/1 key mask ``[B, Lk]`` into an additive bias ``[B, 1, 1, Lk]``."""
@@ -61,3 +63,12 @@ def build_attn_bias(
         bias = bias + causal_bias(query_length, key_length, dtype=dtype, device=device)
         bias = bias.clamp_min(torch.finfo(dtype).min)
     return bias, False
+
+
+def check_cached_mask(attention_mask: Optional[torch.Tensor], batch: int, past: int, length: int) -> None:
+    """InputError unless a decoder's padding mask covers the cached and the new tokens: ``[B, past + L]``."""
+    if attention_mask is not None and tuple(attention_mask.shape) != (batch, past + length):
+        raise InputError(
+            f"attention_mask has shape {tuple(attention_mask.shape)}; it must cover cached and new tokens: "
+            f"({batch}, {past + length})"
+        )

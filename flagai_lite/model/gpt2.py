@@ -7,10 +7,10 @@ from torch import nn
 
 from ..block import GPT2Block
 from ..checkpoint import IGNORE, Target
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from ..chat import ChatMixin
 from ..generation.mixins import CausalLMGenerationMixin
-from ..layer import KVCache, TextEmbeddings, build_attn_bias, default_position_ids, get_activation
+from ..layer import KVCache, TextEmbeddings, build_attn_bias, check_cached_mask, default_position_ids, get_activation
 from .base import BaseModel
 from .config import ModelConfig
 
@@ -121,11 +121,7 @@ class GPT2Model(BaseModel, CausalLMGenerationMixin, ChatMixin):
         """Final hidden states ``[B, L, H]``; appends this step's keys/values to ``cache``."""
         batch, length = input_ids.shape
         past = cache.seq_length if cache is not None else 0
-        if attention_mask is not None and attention_mask.shape != (batch, past + length):
-            raise InputError(
-                f"attention_mask has shape {tuple(attention_mask.shape)}; it must cover cached and new tokens: "
-                f"({batch}, {past + length})"
-            )
+        check_cached_mask(attention_mask, batch, past, length)
         if position_ids is None:
             position_ids = default_position_ids(batch, length, past, input_ids.device)
         x = self.embeddings(input_ids, position_ids)  # (B, L, H)

@@ -12,9 +12,10 @@ from torch import nn
 
 from ..block.llama import LlamaBlock
 from ..checkpoint import IGNORE, Target
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from ..layer import (
-    KVCache, RMSNorm, TextEmbeddings, build_attn_bias, default_position_ids, get_activation, padding_bias,
+    KVCache, RMSNorm, TextEmbeddings, build_attn_bias, check_cached_mask, default_position_ids, get_activation,
+    padding_bias,
 )
 from ..layer.rotary import RotaryEmbedding, check_rope_scaling
 from ..chat import ChatMixin
@@ -264,11 +265,7 @@ class LlamaModel(BaseModel, CausalLMGenerationMixin, ChatMixin):
         """Final hidden states ``[B, L, H]``; appends this step's keys/values to ``cache``."""
         batch, length = input_ids.shape
         past = cache.seq_length if cache is not None else 0
-        if attention_mask is not None and attention_mask.shape != (batch, past + length):
-            raise InputError(
-                f"attention_mask has shape {tuple(attention_mask.shape)}; it must cover cached and new tokens: "
-                f"({batch}, {past + length})"
-            )
+        check_cached_mask(attention_mask, batch, past, length)
         x = self.embeddings(input_ids)  # (B, L, H)
         if position_ids is None:
             position_ids = default_position_ids(batch, length, past, x.device)
