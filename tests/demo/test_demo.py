@@ -74,3 +74,12 @@ def test_offline_before_any_download_says_what_to_do(tmp_path):
     settings = demo.DemoSettings(build_dir=tmp_path / "demo", offline=True)
     with pytest.raises(SystemExit, match=r"offline and demo-glm-title-generation is not in .* run `make demo` once"):
         demo.run(settings)
+
+
+@pytest.mark.slow
+def test_full_demo_budget_reaches_the_quality_bar(tmp_path):
+    """The real `make demo` budget (about 30 s of training on 2 cores): held-out title ROUGE-L and NER F1 >= 0.8."""
+    report = demo.run(demo.DemoSettings(build_dir=tmp_path / "demo", progress=False))
+    scores = report["scores"]
+    assert scores["title_rouge_l"] >= 0.8, scores
+    assert scores["ner_f1"] >= 0.8, scores
