@@ -113,11 +113,11 @@ def example_file(example_dir: Path, name: str) -> Path:
 
 
 # ------------------------------------------------------------------------------ model
-def load_model(opts: ExampleOptions, tiny_texts: Iterable[str] = (), **head_options: Any):
+def load_model(opts: ExampleOptions, tiny_texts: Iterable[str] = ()):
     """The AutoLoader for ``opts.task`` / ``opts.model_name``, making a tiny model first when the config asks.
 
-    A tiny model is built only when ``tiny_family`` is set and ``model_dir/model_name`` has no model:
-    an existing directory (yours, or one the hub already delivered) is always used as it is.
+    A tiny model is built only when ``tiny_family`` is set and ``model_name`` is neither in
+    ``model_dir`` nor on the modelhub: an existing model (yours, or the hub's) is used as it is.
     """
     import torch
 
@@ -125,10 +125,10 @@ def load_model(opts: ExampleOptions, tiny_texts: Iterable[str] = (), **head_opti
 
     if opts.num_threads:
         torch.set_num_threads(opts.num_threads)
-    local = Path(opts.model_dir) / opts.model_name
-    if opts.tiny_family and not (local / "config.json").exists() and not Path(opts.model_name).is_dir():
+    if opts.tiny_family and not _available(opts.model_name, opts.model_dir):
         from flagai_lite.tiny import make_tiny_model_dir
 
+        local = Path(opts.model_dir) / opts.model_name
         logger.info("building a tiny %s model in %s (no pretrained weights needed)", opts.tiny_family, local)
         make_tiny_model_dir(opts.tiny_family, tiny_texts, local, hidden=opts.tiny_hidden, layers=opts.tiny_layers,
                             heads=opts.tiny_heads, dropout=opts.tiny_dropout, vocab_size=opts.tiny_vocab_size,
@@ -136,7 +136,22 @@ def load_model(opts: ExampleOptions, tiny_texts: Iterable[str] = (), **head_opti
     options = dict(opts.head_options or {})
     if opts.labels is not None:
         options["labels"] = opts.labels
-    return AutoLoader(opts.task, opts.model_name, model_dir=opts.model_dir, **{**options, **head_options})
+    return AutoLoader(opts.task, opts.model_name, model_dir=opts.model_dir, **options)
+
+
+def _available(model_name: str, model_dir: str) -> bool:
+    """A model directory, complete in model_dir, or fetched from the hub ($FLAGAI_HUB_ENDPOINT) just now."""
+    from flagai_lite.errors import FlagAILiteError
+    from flagai_lite.hub import download
+
+    if (Path(model_name) / "config.json").is_file():
+        return True
+    try:
+        download(model_name, model_dir)  # no network when complete locally; an error when there is no hub
+        return True
+    except FlagAILiteError as err:
+        logger.debug("%s is neither in %s nor on the hub (%s)", model_name, model_dir, err)
+        return False
 
 
 class SaveTokenizer(TrainerCallback):

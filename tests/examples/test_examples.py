@@ -100,3 +100,18 @@ def test_the_readme_torchrun_command_trains_on_two_cpu_processes(tmp_path):
     assert proc.stdout.count("valid (40 articles): ROUGE-L") == 1  # rank 0 alone scores and prints
     assert (tmp_path / "runs" / "glm_title_generation_tiny" / "best" / "vocab.txt").is_file()
     assert (tmp_path / "checkpoints" / "tiny-glm-titles" / "config.json").is_file()
+
+
+def test_a_model_on_the_hub_is_downloaded_not_rebuilt(tmp_path, monkeypatch, finetune):
+    from flagai_lite.hub import upload
+    from flagai_lite.tiny import make_tiny_model_dir
+
+    monkeypatch.delenv("FLAGAI_OFFLINE")
+    source = make_tiny_model_dir("bert", ["the hub has this model"], tmp_path / "src" / "tiny-roberta-ner")
+    upload(source, "tiny-roberta-ner", endpoint=(tmp_path / "hub").as_uri(), progress=False)
+    monkeypatch.setenv("FLAGAI_HUB_ENDPOINT", (tmp_path / "hub").as_uri())
+    config, opts = finetune.load_config(["--tiny", "--model_dir", str(tmp_path / "models")], "roberta_ner.yaml")
+    loader = finetune.load_model(opts, tiny_texts=["other texts would make another vocabulary"])
+    assert loader.model_path == tmp_path / "models" / "tiny-roberta-ner"
+    assert (loader.model_path / "manifest.json").is_file()  # it came from the hub
+    assert loader.get_tokenizer().tokenize("the hub has this model") == ["the", "hub", "has", "this", "model"]
