@@ -73,8 +73,8 @@ SUFFIXES = [".", ", officials said.", ", local media reported.", ". Residents ga
 
 
 # A second sentence naming another city half of the time: the headline is about the first one.
-DISTRACTORS = ["", "", "", " A similar plan was rejected in {other} last year.", " Neighbouring {other} may follow soon.",
-               " Critics compared it with a failed project in {other}."]
+DISTRACTORS = ["", "", "", " A similar plan was rejected in {other} last year.",
+               " Neighbouring {other} may follow soon.", " Critics compared it with a failed project in {other}."]
 
 
 def title_example(rng: random.Random, city: str, event: Tuple[str, str]) -> Dict[str, str]:
@@ -96,28 +96,28 @@ def title_generation(rng: random.Random) -> Dict[str, List[Dict]]:
 
 
 # ------------------------------------------------------------------------------ named entities
-FIRST = ["Alice", "Jonas", "Maria", "Kenji", "Omar", "Lena", "Tom", "Sofia", "Pavel", "Grace", "Ivan", "Emma", "Lucas",
-         "Nadia", "Peter", "Hana", "David", "Clara", "Marco", "Sara", "Felix", "Ruth", "Arjun", "Nora", "Tariq", "Ingrid",
-         "Mateo", "Chloe", "Viktor", "Amara", "Oscar", "Leila", "Hugo", "Yara", "Bruno", "Elena", "Samir", "Greta",
-         "Diego", "Mila", "Anton", "Rosa", "Kofi", "Julia", "Milan", "Freya", "Rafael", "Zoe"]
+FIRST = ["Alice", "Jonas", "Maria", "Kenji", "Omar", "Lena", "Tom", "Sofia", "Pavel", "Grace", "Ivan", "Emma",
+         "Lucas", "Nadia", "Peter", "Hana", "David", "Clara", "Marco", "Sara", "Felix", "Ruth", "Arjun", "Nora",
+         "Tariq", "Ingrid", "Mateo", "Chloe", "Viktor", "Amara", "Oscar", "Leila", "Hugo", "Yara", "Bruno", "Elena",
+         "Samir", "Greta", "Diego", "Mila", "Anton", "Rosa", "Kofi", "Julia", "Milan", "Freya", "Rafael", "Zoe"]
 LAST = ["Moreau", "Berg", "Santos", "Sato", "Haddad", "Fischer", "Baker", "Rossi", "Novak", "Okafor", "Petrov",
-        "Larsen", "Silva", "Karim", "Walsh", "Kim", "Cohen", "Dubois", "Bianchi", "Lindqvist", "Adeyemi", "Mendel", "Rao",
-        "Quist", "Nakamura", "Olsen", "Ferreira", "Kowalski", "Duarte", "Hughes", "Varga", "Keller", "Mensah", "Brandt",
-        "Ortega", "Lund", "Horvat", "Ahmed", "Costa", "Meyer", "Janssen", "Popescu", "Ward", "Yilmaz", "Castro", "Holm",
-        "Nilsen", "Weber"]
+        "Larsen", "Silva", "Karim", "Walsh", "Kim", "Cohen", "Dubois", "Bianchi", "Lindqvist", "Adeyemi", "Mendel",
+        "Rao", "Quist", "Nakamura", "Olsen", "Ferreira", "Kowalski", "Duarte", "Hughes", "Varga", "Keller", "Mensah",
+        "Brandt", "Ortega", "Lund", "Horvat", "Ahmed", "Costa", "Meyer", "Janssen", "Popescu", "Ward", "Yilmaz",
+        "Castro", "Holm", "Nilsen", "Weber"]
 PLACES = ["Lisbon", "Oslo", "Nairobi", "Toronto", "Buenos Aires", "Cape Town", "Hamburg", "Kyoto", "Denver",
           "Marseille", "New Delhi", "Warsaw", "Lima", "Auckland", "Cairo", "Glasgow", "Seoul", "Quebec", "Valparaiso",
           "Tromso", "Perth", "Bologna", "Lagos", "Osaka", "Antwerp", "Krakow", "Dakar", "Hanoi", "Bergen", "Tbilisi",
-          "Montreal", "Porto", "Accra", "Bogota", "Geneva", "Riga", "Malaga", "Utrecht", "Manila", "Adelaide", "Izmir",
-          "Nantes", "Leipzig", "Quito", "Tunis", "Cork", "Gdansk", "Medellin", "Salzburg", "Turku", "Dundee", "Ljubljana",
-          "Mombasa", "Brno", "Havana", "Vilnius", "Seville", "Aarhus", "Kazan", "Recife", "Halifax", "Nagoya", "Split",
-          "Windhoek"]
-ORG_NAMES = ["Northwind", "Apex", "Blue River", "Orion", "Greenfield", "Helios", "Atlas", "Silverline", "Maple", "Nordic",
-             "Vega", "Summit", "Copperleaf", "Kestrel", "Bright Harbor", "Redstone", "Lumen", "Falcon", "Ironwood",
-             "Polaris", "Sunbeam", "Westgate", "Crescent", "Evergreen", "Harbor Point", "Juniper", "Monarch", "Oakridge",
-             "Pioneer", "Quantum", "Riverside", "Sterling", "Aurora", "Bluebell", "Cobalt", "Driftwood", "Emerald",
-             "Foxglove", "Granite", "Hawthorn", "Indigo", "Kingfisher", "Larkspur", "Meridian", "Nimbus", "Osprey",
-             "Pinecrest", "Saffron"]
+          "Montreal", "Porto", "Accra", "Bogota", "Geneva", "Riga", "Malaga", "Utrecht", "Manila", "Adelaide",
+          "Izmir", "Nantes", "Leipzig", "Quito", "Tunis", "Cork", "Gdansk", "Medellin", "Salzburg", "Turku", "Dundee",
+          "Ljubljana", "Mombasa", "Brno", "Havana", "Vilnius", "Seville", "Aarhus", "Kazan", "Recife", "Halifax",
+          "Nagoya", "Split", "Windhoek"]
+ORG_NAMES = ["Northwind", "Apex", "Blue River", "Orion", "Greenfield", "Helios", "Atlas", "Silverline", "Maple",
+             "Nordic", "Vega", "Summit", "Copperleaf", "Kestrel", "Bright Harbor", "Redstone", "Lumen", "Falcon",
+             "Ironwood", "Polaris", "Sunbeam", "Westgate", "Crescent", "Evergreen", "Harbor Point", "Juniper",
+             "Monarch", "Oakridge", "Pioneer", "Quantum", "Riverside", "Sterling", "Aurora", "Bluebell", "Cobalt",
+             "Driftwood", "Emerald", "Foxglove", "Granite", "Hawthorn", "Indigo", "Kingfisher", "Larkspur",
+             "Meridian", "Nimbus", "Osprey", "Pinecrest", "Saffron"]
 ORG_KINDS = ["Bank", "Motors", "Studios", "Airlines", "University", "Energy", "Insurance", "Telecom"]
 # Names only the test split uses: its sentences are about people, places and organisations never seen in training.
 HELD_OUT = {"first": 8, "last": 8, "places": 12, "orgs": 6}
@@ -196,11 +196,16 @@ THINGS = ["passport", "driving licence", "library card", "bank card", "phone con
           "credit card", "rental contract", "museum pass", "hunting licence", "tax number", "marriage certificate",
           "dog licence", "season ticket", "boat licence", "pension plan", "club membership", "train pass"]
 INTENTS = {
-    "renew": ["How do I renew my {x}?", "What is the way to renew a {x}?", "My {x} is about to expire, how can I extend it?"],
-    "cancel": ["How can I cancel my {x}?", "I want to stop my {x}, what should I do?", "What are the steps to terminate a {x}?"],
-    "lost": ["I lost my {x}, what now?", "What should I do if my {x} is missing?", "How do I replace a lost {x}?"],
-    "cost": ["How much does a {x} cost?", "What is the price of a {x}?", "How expensive is it to get a {x}?"],
-    "apply": ["How do I apply for a {x}?", "Where can I request a new {x}?", "What do I need to get a {x}?"],
+    "renew": ["How do I renew my {x}?", "What is the way to renew a {x}?",
+              "My {x} is about to expire, how can I extend it?"],
+    "cancel": ["How can I cancel my {x}?", "I want to stop my {x}, what should I do?",
+               "What are the steps to terminate a {x}?"],
+    "lost": ["I lost my {x}, what now?", "What should I do if my {x} is missing?",
+             "How do I replace a lost {x}?"],
+    "cost": ["How much does a {x} cost?", "What is the price of a {x}?",
+             "How expensive is it to get a {x}?"],
+    "apply": ["How do I apply for a {x}?", "Where can I request a new {x}?",
+              "What do I need to get a {x}?"],
 }
 
 

@@ -221,7 +221,7 @@ def train_and_publish(model: DemoModel, settings: DemoSettings) -> Dict[str, Any
 
 
 def load_through_hub(model: DemoModel, settings: DemoSettings, endpoint: Optional[str], server: Optional[HubServer]):
-    """``AutoLoader(task, base_name, model_dir, hub_options)``: downloads from the hub when the model is not local yet."""
+    """``AutoLoader(task, base_name, model_dir, hub_options)``: fetches from the hub what is not local yet."""
     from .auto_loader import AutoLoader
 
     hub_options = {"endpoint": endpoint, "offline": endpoint is None, "chunk_size": settings.chunk_size,
@@ -240,7 +240,8 @@ def load_through_hub(model: DemoModel, settings: DemoSettings, endpoint: Optiona
     else:
         how = "already downloaded: loaded from disk, nothing fetched"
     options = f', hub_options={{"endpoint": "{endpoint}"}}' if endpoint else ""
-    print(f'[load]     AutoLoader("{model.task}", "{model.base_name}", model_dir="{_show(settings.models_dir)}"{options})\n'
+    call = f'AutoLoader("{model.task}", "{model.base_name}", model_dir="{_show(settings.models_dir)}"{options})'
+    print(f"[load]     {call}\n"
           f"           -> {_show(loader.model_path)}: {how}  ({took:.1f} s)")
     return loader
 
@@ -330,8 +331,9 @@ def _finish(loaders: Dict[str, Any], settings: DemoSettings, started: float) -> 
     predicted = time.perf_counter()
     scores = predict(loaders, settings)
     now = time.perf_counter()
-    print(f"\nHeld-out scores: title ROUGE-L {scores['title_rouge_l']:.3f} (exact match {scores['title_exact_match']:.3f}, "
-          f"{scores['n_titles']} articles) | NER entity F1 {scores['ner_f1']:.3f} ({scores['n_sentences']} sentences) | "
+    print(f"\nHeld-out scores: title ROUGE-L {scores['title_rouge_l']:.3f} "
+          f"(exact match {scores['title_exact_match']:.3f}, {scores['n_titles']} articles) | "
+          f"NER entity F1 {scores['ner_f1']:.3f} ({scores['n_sentences']} sentences) | "
           f"predict {now - predicted:.1f} s, total {now - started:.1f} s")
     return {"scores": scores, "seconds": now - started}
 

@@ -35,8 +35,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     if config.save_dir is not None and is_main_process():  # entity F1 of save_dir/best on the validation set
         scores, _ = score_entities(best_predictor(config, opts), valid_rows)
-        print(f"valid ({len(valid_rows)} sentences): entity F1 {scores['f1']:.3f} (precision {scores['precision']:.3f}, "
-              f"recall {scores['recall']:.3f}); model in {best_dir(config)}")
+        print(f"valid ({len(valid_rows)} sentences): entity F1 {scores['f1']:.3f} "
+              f"(precision {scores['precision']:.3f}, recall {scores['recall']:.3f}); model in {best_dir(config)}")
         result["scores"] = scores
     return result
 

@@ -12,7 +12,8 @@ from typing import Dict, Optional, Sequence
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from finetune import best_predictor, example_file, load_config, read_jsonl, score_generation, setup_logging  # noqa: E402
+from finetune import (best_predictor, example_file, load_config, read_jsonl, score_generation,  # noqa: E402
+                      setup_logging)
 
 DEFAULT_CONFIG = "glm_poetry_generation.yaml"
 

@@ -34,7 +34,8 @@ def test_sizes_dropout_and_overrides_reach_the_config(tmp_path):
     path = make_tiny_model_dir("t5", TEXTS, tmp_path / "t5", hidden=48, layers=3, heads=6, intermediate=40,
                                dropout=0.0, relative_attention_num_buckets=8)
     config = json.loads((path / "config.json").read_text())
-    assert (config["d_model"], config["d_kv"], config["d_ff"], config["num_layers"], config["num_heads"]) == (48, 8, 40, 3, 6)
+    sizes = [config[k] for k in ("d_model", "d_kv", "d_ff", "num_layers", "num_heads")]
+    assert sizes == [48, 8, 40, 3, 6]
     assert config["dropout_rate"] == 0.0 and config["relative_attention_num_buckets"] == 8
 
 
