@@ -105,12 +105,12 @@ def time_curl(url: str, out: Path, fsync: bool = False) -> float:
     return elapsed
 
 
-def time_ours(endpoint: str, target: Path, workers: int, chunk_mb: int | None = None) -> float:
+def time_ours(endpoint: str, target: Path, workers: int, chunk_mb: int | None = None, fsync: bool = True) -> float:
     from flagai_lite.hub import download
 
     start = time.perf_counter()
     download(MODEL, target, endpoint=endpoint, progress=False, max_workers=workers,
-             chunk_size=chunk_mb << 20 if chunk_mb else None)
+             chunk_size=chunk_mb << 20 if chunk_mb else None, fsync=fsync)
     elapsed = time.perf_counter() - start
     shutil.rmtree(target)
     return elapsed
@@ -150,6 +150,7 @@ def main() -> None:
             "curl (1 stream)": lambda: time_curl(url, work / "curl.out"),
             "curl + fsync": lambda: time_curl(url, work / "curl.out", fsync=True),
             "flagai_lite.hub (1 stream)": lambda: time_ours(endpoint, work / "one", 1),
+            "flagai_lite.hub (1 stream, FSYNC=0)": lambda: time_ours(endpoint, work / "nosync", 1, fsync=False),
             pieces: lambda: time_ours(endpoint, work / "par", args.workers, args.chunk_mb),
         }
         runs: dict[str, list[float]] = {name: [] for name in clients}
@@ -165,7 +166,8 @@ def main() -> None:
             med, best = statistics.median(times), min(times)
             print(f"{name:<30}{med:>10.2f}{args.size_mb / med:>8.0f}{best:>9.2f}{args.size_mb / best:>8.0f}"
                   f"{curl_med / med:>9.2f}x ({curl_best / best:.2f}x)")
-        print("ours = download + sha256 verification + fsync + atomic rename; curl only writes the file.")
+        print("ours = download + sha256 verification + fsync + atomic rename; curl only writes the file; "
+              "FSYNC=0 skips the fsync (FLAGAI_HUB_FSYNC=0).")
         from common import save_results
 
         save_results("hub", {"ratios": {f"{name} / curl": curl_med / statistics.median(times)

@@ -42,6 +42,7 @@ def download(
     backoff: float | None = None,
     wait_timeout: float | None = None,
     credentials: Credentials | None = None,
+    fsync: bool | None = None,
 ) -> Path:
     """Make ``download_path/model_name/`` complete, fetching only what is missing, and return it.
 
@@ -61,6 +62,9 @@ def download(
         wait_timeout: seconds without progress after which waiting for another process or rank
             gives up (default ``$FLAGAI_HUB_WAIT_TIMEOUT`` or 600).
         credentials: (access_key, secret_key[, token]) to sign requests (default: AWS_* variables).
+        fsync: flush every file to disk before it gets its final name, so a power cut cannot leave
+            a verified-looking file with lost data (default ``$FLAGAI_HUB_FSYNC``, else on). Off is
+            faster on fast links; the atomic rename and sha256 check hold either way.
 
     Returns:
         The model directory ``Path(download_path) / model_name``.
@@ -84,6 +88,7 @@ def download(
     options = HubOptions.resolve(
         endpoint=endpoint, offline=offline, progress=progress, max_workers=max_workers, chunk_size=chunk_size,
         timeout=timeout, retries=retries, backoff=backoff, wait_timeout=wait_timeout, credentials=credentials,
+        fsync=fsync,
     )
     if options.offline:
         detail = ", ".join(f"{path} ({why})" for path, why in sorted(missing.items()))

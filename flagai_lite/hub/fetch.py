@@ -23,7 +23,7 @@ from flagai_lite.hub.fsutil import fsync_dir
 from flagai_lite.hub.layout import FileEntry, target_path
 from flagai_lite.hub.lock import FileLock
 from flagai_lite.hub.options import HubOptions
-from flagai_lite.hub.pieces import Flusher, Hasher, Progress
+from flagai_lite.hub.pieces import Hasher, Progress
 from flagai_lite.hub.progress import Bars, FileBar
 from flagai_lite.hub.transport import Body, NotFound, TransientError, backoff_delay
 
@@ -84,14 +84,12 @@ class FileDownload:
             logger.info("resuming %s at %d of %d bytes", entry.path, progress.written, entry.size)
         fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
         hasher = Hasher(fd, progress) if entry.sha256 else None
-        flusher = Flusher(fd, progress)
         bar = self.bars.file(entry.path, entry.size, progress.written)
         try:
             if os.fstat(fd).st_size != entry.size:
                 os.ftruncate(fd, entry.size)  # preallocate: pieces are written in place with pwrite
             if hasher:
                 hasher.start()
-            flusher.start()
             try:
                 self._run_pieces(fd, progress, bar)
             except _RangeIgnored:
@@ -100,14 +98,12 @@ class FileDownload:
                 progress.restart_single()
                 self._run_pieces(fd, progress, bar)
             digest = hasher.finish() if hasher else None
-            flusher.stop()
-            os.fsync(fd)
+            if self.options.fsync:  # one flush at the end: periodic flushes measured slower (0.46x vs 0.74x curl)
+                os.fsync(fd)
             return digest
         finally:
             if hasher:
                 hasher.stop()
-            if flusher.is_alive():
-                flusher.stop()
             bar.close()
             if progress.pending():
                 progress.save()
@@ -240,7 +236,8 @@ def fetch_file(transport, key: str, entry: FileEntry, model_dir: Path, options: 
         record_verified(model_dir, entry, job.partial)
         os.replace(job.partial, target)
         job.state_path.unlink(missing_ok=True)
-        fsync_dir(target.parent)
+        if options.fsync:
+            fsync_dir(target.parent)
     return True
 
 

@@ -14,6 +14,7 @@ ENV_PROGRESS = "FLAGAI_HUB_PROGRESS"
 ENV_CHUNKS = "FLAGAI_HUB_CHUNKS"
 ENV_TIMEOUT = "FLAGAI_HUB_TIMEOUT"
 ENV_WAIT_TIMEOUT = "FLAGAI_HUB_WAIT_TIMEOUT"
+ENV_FSYNC = "FLAGAI_HUB_FSYNC"
 
 # (access_key, secret_key) or (access_key, secret_key, session_token)
 Credentials = Union[Tuple[str, str], Tuple[str, str, Optional[str]]]
@@ -87,6 +88,7 @@ class HubOptions:
     wait_timeout: float
     credentials: Credentials | None
     region: str
+    fsync: bool = True  # flush each file to disk before its rename (survives power loss)
 
     @classmethod
     def resolve(
@@ -103,6 +105,7 @@ class HubOptions:
         wait_timeout: float | None = None,
         credentials: Credentials | Sequence[str] | None = None,
         region: str | None = None,
+        fsync: bool | None = None,
     ) -> "HubOptions":
         """Merge arguments with FLAGAI_* / AWS_* environment variables and defaults."""
         if progress is None:
@@ -128,4 +131,5 @@ class HubOptions:
             wait_timeout=float(wait),
             credentials=creds,  # type: ignore[arg-type]
             region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            fsync=bool(fsync) if fsync is not None else env_flag(ENV_FSYNC) is not False,
         )

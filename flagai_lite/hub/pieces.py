@@ -3,7 +3,7 @@
 A partial file is split into pieces of ``piece_size`` bytes; each piece has a frontier (how far its
 written bytes reach), saved to ``<path>.partial.json`` at most every 0.5 s, and never ahead of the
 bytes actually written. Two helper threads follow the frontiers: :class:`Hasher` reads the written
-prefix back in order and hashes it; :class:`Flusher` writes new data to disk in the background.
+prefix back in order and hashes it.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from flagai_lite.hub.fsutil import atomic_write_text
 from flagai_lite.hub.layout import FileEntry
 
 _SAVE_INTERVAL = 0.5  # seconds between writes of the .partial.json progress record
-_NOTIFY_BYTES = 4 << 20  # new bytes that wake the hasher and the flusher
+_NOTIFY_BYTES = 4 << 20  # new bytes that wake the hasher
 
 
 class Progress:
@@ -73,7 +73,7 @@ class Progress:
         with self.cond:
             self._unannounced += pos - self.frontiers[i]
             self.frontiers[i] = pos
-            # Wake the hasher and flusher in batches: waking them per read costs GIL hand-offs.
+            # Wake the hasher in batches: waking them per read costs GIL hand-offs.
             if self._unannounced >= _NOTIFY_BYTES or pos == self.bounds(i)[1]:
                 self._unannounced = 0
                 self.cond.notify_all()
@@ -137,32 +137,3 @@ class Hasher(threading.Thread):
         self.stopped = True
         with self.progress.cond:
             self.progress.cond.notify_all()
-
-
-class Flusher(threading.Thread):
-    """Writes received bytes to disk while the download runs, so that the final fsync is short."""
-
-    def __init__(self, fd: int, progress: Progress, every: int = 64 << 20) -> None:
-        super().__init__(name="hub-flush", daemon=True)
-        self.fd, self.progress, self.every = fd, progress, every
-        self.stopped = False
-
-    def run(self) -> None:
-        sync = getattr(os, "fdatasync", os.fsync)
-        flushed = 0
-        while True:
-            with self.progress.cond:
-                while not self.stopped and self.progress.written - flushed < self.every:
-                    flushed = min(flushed, self.progress.written)  # after a restart from byte 0
-                    self.progress.cond.wait(0.5)
-                if self.stopped:
-                    return
-                target = self.progress.written
-            sync(self.fd)
-            flushed = target
-
-    def stop(self) -> None:
-        self.stopped = True
-        with self.progress.cond:
-            self.progress.cond.notify_all()
-        self.join()
