@@ -31,6 +31,7 @@ class AutoLoader:
         device: where the model ends up.
         torch_dtype: None/"auto" keep the checkpoint's dtype; or a dtype to convert to.
         hub_options: keyword arguments for :func:`flagai_lite.hub.download` (endpoint, offline, ...).
+        seed: seeds the initialisation of a new task head, so fine-tuning runs repeat exactly.
         **model_kwargs: head options (``class_num``, ``labels``, ``inner_dim``, ...).
 
     Raises:
@@ -39,9 +40,9 @@ class AutoLoader:
 
     def __init__(self, task_name: str, model_name: str, model_dir: Union[str, "os.PathLike[str]"] = "./checkpoints",
                  *, device: Union[str, torch.device] = "cpu", torch_dtype: Any = None,
-                 hub_options: Optional[Dict[str, Any]] = None, **model_kwargs: Any):
+                 hub_options: Optional[Dict[str, Any]] = None, seed: Optional[int] = None, **model_kwargs: Any):
         self.spec = get_task(task_name)
-        self.device, self.torch_dtype, self.model_kwargs = device, torch_dtype, model_kwargs
+        self.device, self.torch_dtype, self.model_kwargs, self.seed = device, torch_dtype, model_kwargs, seed
         self.hub_options = dict(hub_options or {})
         self.model_dir = Path(model_dir).expanduser()
         self.model_path = self._resolve(model_name)
@@ -79,7 +80,7 @@ class AutoLoader:
         """The backbone with the task head, weights loaded, in eval mode (built once)."""
         if self._model is None:
             self._model = load_task_model(self.model_path, self.spec.name, device=self.device,
-                                          torch_dtype=self.torch_dtype, **self.model_kwargs)
+                                          torch_dtype=self.torch_dtype, seed=self.seed, **self.model_kwargs)
         return self._model
 
     def get_tokenizer(self):

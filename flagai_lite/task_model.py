@@ -118,8 +118,10 @@ def read_task_file(model_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def load_task_model(model_dir: Union[str, Path], task: Optional[str] = None, *, device: Union[str, torch.device] = "cpu",
-                    torch_dtype: Any = None, **head_options: Any) -> TaskModel:
+                    torch_dtype: Any = None, seed: Optional[int] = None, **head_options: Any) -> TaskModel:
     """Build backbone + head from ``model_dir``; the head's weights load when the directory was fine-tuned for ``task``.
+
+    ``seed`` makes the initialisation of a new head reproducible (without touching the global RNG).
 
     Raises:
         TaskError: unknown task, or one the backbone cannot do.
@@ -148,7 +150,10 @@ def load_task_model(model_dir: Union[str, Path], task: Optional[str] = None, *, 
                     stored["task"] if stored else "?", spec.name)
         head_tensors = {}
     backbone = backbone_cls.from_state(config, state, native=native, torch_dtype=torch_dtype)
-    head = spec.build(backbone, **options)
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        head = spec.build(backbone, **options)
     _fill_head(head, head_tensors, model_dir)
     dtype = resolve_dtype(torch_dtype)
     if dtype is not None:

@@ -149,3 +149,11 @@ def test_predictor_refuses_methods_the_model_cannot_serve(load):
     model, tokenizer = load("classification", "tiny-bert")
     with pytest.raises(CapabilityError, match=r"predict_ner needs a model that can ner.*predict_cls_classifier"):
         Predictor(model, tokenizer).predict_ner("alice")
+
+
+def test_seeded_new_heads_are_reproducible(load):
+    first, _ = load("classification", "tiny-bert", seed=3)
+    second, _ = load("classification", "tiny-bert", seed=3)
+    other, _ = load("classification", "tiny-bert", seed=4)
+    assert torch.equal(first.head.classifier.weight, second.head.classifier.weight)
+    assert not torch.equal(first.head.classifier.weight, other.head.classifier.weight)
