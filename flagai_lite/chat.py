@@ -2,7 +2,7 @@
 
     response, history = model.chat(tokenizer, "浙江的省会在哪里？", history=None)
     for partial, history in model.stream_chat(tokenizer, "And Jiangsu?", history=history):
-        print(partial)
+        show(partial)  # the response so far
 
 Templates come from tokenizer_config.json (``chat_template``) or chat_template.jinja, and are
 rendered with ``jinja2`` in a sandbox, as transformers' ``apply_chat_template`` renders them.

@@ -1,8 +1,8 @@
 """Reading and writing weight files: safetensors, pytorch_model.bin, and their sharded indexes.
 
 Reads are zero-copy where the format allows: safetensors tensors are views of a private
-memory map, and zip-format ``.bin`` files are opened with ``torch.load(mmap=True)``. Pickles are
-only ever opened with ``weights_only=True``. Writes go to a temporary name and are renamed into
+memory map, and zip-format ``.bin`` files are memory-mapped by torch's loader. Pickles are only
+ever opened with ``weights_only=True``. Writes go to a temporary name and are renamed into
 place, so a crash never leaves a half-written file under a real name.
 """
 import json

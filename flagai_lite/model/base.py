@@ -268,7 +268,8 @@ def copy_saved_weights(model: nn.Module, tensors: Dict[str, torch.Tensor], *, ti
         if tensor.shape != expected[key].shape:
             raise CheckpointError(f"{where}: shape mismatch for {key!r}: checkpoint {tuple(tensor.shape)}, "
                                   f"model {tuple(expected[key].shape)}")
-    model.load_state_dict(tensors, strict=False)
+    tensors = {**tensors, **{alias: tensors[source] for alias, source in tied.items() if alias not in tensors}}
+    model.load_state_dict(tensors, strict=True)
 
 
 def resolve_model_dir(download_path: Optional[PathLike], model_name: Optional[str], **hub_options: Any) -> Path:
