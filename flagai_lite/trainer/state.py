@@ -206,19 +206,13 @@ def load_model_weights(model: nn.Module, directory: Path) -> None:
         TrainerError: the checkpoint lacks weights of the model or holds unknown ones.
     """
     from ..checkpoint import load_model_state
+    from ..model.base import copy_saved_weights
 
-    if callable(getattr(model, "load_pretrained_weights", None)):  # our models know their saved key layout
-        try:
+    try:
+        if callable(getattr(model, "load_pretrained_weights", None)):  # our models know their saved key layout
             model.load_pretrained_weights(directory)
-        except CheckpointError as err:
-            raise TrainerError(f"{err}; resume with the model the run was started with") from err
-        return
-    tensors = load_model_state(directory).tensors
-    result = model.load_state_dict(tensors, strict=False)
-    tied = set(getattr(model, "tied_weights", {}) or {})
-    missing = [k for k in result.missing_keys if k not in tied]
-    if missing or result.unexpected_keys:
-        raise TrainerError(
-            f"{directory}: checkpoint does not fit the model (missing {missing[:5]}, unexpected "
-            f"{result.unexpected_keys[:5]}); resume with the model the run was started with"
-        )
+        else:  # any other module: every key checked before anything is copied
+            tied = getattr(model, "tied_weights", {}) or {}
+            copy_saved_weights(model, load_model_state(directory).tensors, tied=tied, where=str(directory))
+    except CheckpointError as err:
+        raise TrainerError(f"{err}; resume with the model the run was started with") from err
